@@ -1,0 +1,69 @@
+import { Controller, Get, Inject, Param, Query, Req, UseGuards } from '@nestjs/common';
+import { requireProject } from '../auth/access.js';
+import { HttpAuthGuard, type AuthedRequest } from '../auth/http-auth.guard.js';
+import { GatewayError } from '../common/errors.js';
+import { STREAM_ID_PATTERN } from '../common/ids.js';
+import type { EventEnvelope, Snapshot } from '../events/envelope.js';
+import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+export interface HistoryPage {
+  events: EventEnvelope[];
+  /** Pass as `since` to continue: the last event returned, else where you were. */
+  position: string;
+  hasMore: boolean;
+}
+
+/** Snapshot and history for pollers and for clients that start from state. */
+@Controller('api/projects/:projectId')
+@UseGuards(HttpAuthGuard)
+export class ProjectsController {
+  constructor(@Inject(EVENT_HISTORY) private readonly history: EventHistory) {}
+
+  @Get('snapshot')
+  snapshot(@Req() req: AuthedRequest, @Param('projectId') projectId: string): Promise<Snapshot> {
+    return this.history.snapshot(requireProject(req.principal, projectId));
+  }
+
+  @Get('events/history')
+  async read(
+    @Req() req: AuthedRequest,
+    @Param('projectId') projectId: string,
+    @Query('since') since?: unknown,
+    @Query('limit') limitParam?: unknown,
+  ): Promise<HistoryPage> {
+    requireProject(req.principal, projectId);
+    const limit = parseLimit(limitParam);
+    if (since === undefined) {
+      const latest = await this.history.readLatest({ projectId }, limit);
+      return { events: latest.events, position: latest.lastId, hasMore: latest.hasMore };
+    }
+    if (typeof since !== 'string' || !STREAM_ID_PATTERN.test(since)) {
+      throw new GatewayError('INVALID_PAYLOAD', 'since must be a stream id like 1732185600000-0', [
+        { path: 'since', problem: 'must be a stream id' },
+      ]);
+    }
+    const page = await this.history.readAfter({ projectId }, since, limit);
+    if (!page.held) {
+      throw new GatewayError('RESYNC', 'events after since are no longer held; fetch the snapshot');
+    }
+    return {
+      events: page.events,
+      position: page.events.at(-1)?.id ?? since,
+      hasMore: page.hasMore,
+    };
+  }
+}
+
+function parseLimit(value: unknown): number {
+  if (value === undefined) return DEFAULT_LIMIT;
+  const n = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
+    throw new GatewayError('INVALID_PAYLOAD', `limit must be an integer from 1 to ${MAX_LIMIT}`, [
+      { path: 'limit', problem: `must be 1..${MAX_LIMIT}` },
+    ]);
+  }
+  return n;
+}

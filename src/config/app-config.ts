@@ -1,0 +1,36 @@
+import type { HistoryLimits } from '../history/event-history.port.js';
+
+/** The validated configuration, read once at boot and injected everywhere as APP_CONFIG. */
+export interface AppConfig {
+  host: string;
+  port: number;
+  redisUrl: string | null;
+  redisKeyPrefix: string;
+  jwt: {
+    /** HS256 secret, or null when a public key is used. */
+    secret: string | null;
+    /** PEM public key and its pinned algorithm. */
+    publicKey: { pem: string; algorithm: 'RS256' | 'ES256' } | null;
+    audience: string | null;
+    issuer: string | null;
+    clockSkewSeconds: number;
+    /** True when the secret was generated at boot (demo without JWT_SECRET). */
+    generated: boolean;
+  };
+  corsOrigins: string[];
+  trustedProxies: string[];
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  history: HistoryLimits;
+  limits: {
+    maxConnectionsPerUser: number;
+    maxSubscriptionsPerSocket: number;
+    messagesPerSecond: number;
+    handshakesPerMinute: number;
+    publishPerSecond: number;
+  };
+  batchWindowMs: number;
+  drainWindowMs: number;
+  demo: boolean;
+}
+
+export const APP_CONFIG = Symbol('AppConfig');

@@ -1,0 +1,87 @@
+import { Transform, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase());
+
+/**
+ * Every environment variable the gateway reads, with its rule and default.
+ * This class is the one place options are declared: the README's table mirrors it.
+ */
+export class Environment {
+  /** Interface to listen on. Default `0.0.0.0`. */
+  @IsOptional() @IsString() HOST?: string;
+
+  /** HTTP and Socket.IO port. Default 3000 (0 picks a free port). */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
+
+  /** Redis URL (`redis://host:port/db`). Absent: embedded mode, everything in one process. */
+  @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** Prefix of every Redis key and channel. Default `sb`. */
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,32}$/) REDIS_KEY_PREFIX?: string;
+
+  /** HS256 secret (development). At least 32 characters. */
+  @IsOptional() @IsString() @MinLength(32) JWT_SECRET?: string;
+
+  /** PEM public key (RSA: RS256, EC: ES256) for production tokens. */
+  @IsOptional() @IsString() JWT_PUBLIC_KEY?: string;
+
+  /** JWKS URL for production tokens (key rotation): not supported yet (issue 4). */
+  @IsOptional() @IsString() JWT_JWKS_URL?: string;
+
+  /** Required `aud` claim, when set. */
+  @IsOptional() @IsString() JWT_AUDIENCE?: string;
+
+  /** Required `iss` claim, when set. */
+  @IsOptional() @IsString() JWT_ISSUER?: string;
+
+  /** Clock skew allowed when verifying `exp`/`nbf`/`iat`, seconds. Default 30. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(300) JWT_CLOCK_SKEW_SECONDS?: number;
+
+  /** Allowed browser Origins, comma separated. Default: none (only Origin-less clients). */
+  @IsOptional() @IsString() CORS_ORIGINS?: string;
+
+  /** Comma-separated addresses or CIDRs whose X-Forwarded-For names the client. Default none. */
+  @IsOptional() @IsString() TRUSTED_PROXIES?: string;
+
+  /** `debug`, `info`, `warn` or `error`. Default `info`. */
+  @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL?: string;
+
+  /** Events kept per project stream. Default 10000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10) @Max(10_000_000) HISTORY_MAX_EVENTS?: number;
+
+  /** Log lines kept per run. Default 5000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10) @Max(1_000_000) LOG_HISTORY_MAX_LINES?: number;
+
+  /** Seconds a run's log lines are kept after its last line. Default 86400. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) LOG_HISTORY_TTL_SECONDS?: number;
+
+  /** Seconds an ended entity (finished run, done task) stays in the snapshot. Default 3600. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) SNAPSHOT_ENDED_TTL_SECONDS?: number;
+
+  /** Sockets and SSE streams per user, across the cluster. Default 5. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_CONNECTIONS_PER_USER?: number;
+
+  /** Project subscriptions one socket may hold. Default 50. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_SUBSCRIPTIONS_PER_SOCKET?: number;
+
+  /** Messages per second per socket (token bucket, burst of twice that). Default 20. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_MESSAGES_PER_SECOND?: number;
+
+  /** Handshakes per minute per client address. Default 120. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_HANDSHAKES_PER_MINUTE?: number;
+
+  /** Publish requests per second per publishing token. Default 200. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_PUBLISH_PER_SECOND?: number;
+
+  /** Longest time live events wait to be sent together in one `events` frame, ms. Default 5. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) BATCH_WINDOW_MS?: number;
+
+  /** Window over which a stopping replica spreads its disconnects, ms. Default 10000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600_000) DRAIN_WINDOW_MS?: number;
+
+  /** `1`: run the demo simulator and serve a development token. Default off. */
+  @IsOptional() @Transform(toBool) DEMO?: boolean;
+}

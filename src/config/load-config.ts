@@ -1,0 +1,101 @@
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import type { AppConfig } from './app-config.js';
+import { Environment } from './environment.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+
+/**
+ * Reads and validates the environment once. Every bad variable is reported
+ * together, so a deploy is fixed in one go rather than one error at a time.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    // An empty variable means "unset": compose files and charts often pass `FOO=`.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = plainToInstance(Environment, raw, { excludeExtraneousValues: false });
+  const problems: string[] = [];
+  for (const error of validateSync(parsed, { forbidUnknownValues: false })) {
+    const value = raw[error.property];
+    const shown = /SECRET|KEY/.test(error.property) ? '(hidden)' : JSON.stringify(value);
+    problems.push(`${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`);
+  }
+
+  let publicKey: AppConfig['jwt']['publicKey'] = null;
+  if (parsed.JWT_PUBLIC_KEY) {
+    try {
+      const key = createPublicKey(parsed.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'));
+      const type = key.asymmetricKeyType;
+      if (type === 'rsa') publicKey = { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'RS256' };
+      else if (type === 'ec') publicKey = { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'ES256' };
+      else problems.push(`JWT_PUBLIC_KEY: an RSA or EC public key is required, got ${type}`);
+    } catch {
+      problems.push('JWT_PUBLIC_KEY: not a PEM public key');
+    }
+  }
+  if (parsed.JWT_JWKS_URL) problems.push('JWT_JWKS_URL: JWKS is not supported yet; use JWT_PUBLIC_KEY');
+  if (parsed.JWT_SECRET && parsed.JWT_PUBLIC_KEY) {
+    problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set one, not both (the algorithm is pinned)');
+  }
+  if (!parsed.JWT_SECRET && !parsed.JWT_PUBLIC_KEY && !parsed.DEMO) {
+    problems.push('JWT_SECRET or JWT_PUBLIC_KEY: one is required (or DEMO=1 for a generated dev secret)');
+  }
+  const corsOrigins = splitList(parsed.CORS_ORIGINS);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const generated = !parsed.JWT_SECRET && !publicKey;
+  return {
+    host: parsed.HOST ?? '0.0.0.0',
+    port: parsed.PORT ?? 3000,
+    redisUrl: parsed.REDIS_URL ?? null,
+    redisKeyPrefix: parsed.REDIS_KEY_PREFIX ?? 'sb',
+    jwt: {
+      secret: publicKey ? null : (parsed.JWT_SECRET ?? randomBytes(32).toString('hex')),
+      publicKey,
+      audience: parsed.JWT_AUDIENCE ?? null,
+      issuer: parsed.JWT_ISSUER ?? null,
+      clockSkewSeconds: parsed.JWT_CLOCK_SKEW_SECONDS ?? 30,
+      generated,
+    },
+    corsOrigins,
+    trustedProxies: splitList(parsed.TRUSTED_PROXIES),
+    logLevel: (parsed.LOG_LEVEL ?? 'info') as AppConfig['logLevel'],
+    history: {
+      maxEvents: parsed.HISTORY_MAX_EVENTS ?? 10_000,
+      maxLogLines: parsed.LOG_HISTORY_MAX_LINES ?? 5_000,
+      logTtlSeconds: parsed.LOG_HISTORY_TTL_SECONDS ?? 86_400,
+      endedTtlSeconds: parsed.SNAPSHOT_ENDED_TTL_SECONDS ?? 3_600,
+    },
+    limits: {
+      maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? 5,
+      maxSubscriptionsPerSocket: parsed.MAX_SUBSCRIPTIONS_PER_SOCKET ?? 50,
+      messagesPerSecond: parsed.RATE_LIMIT_MESSAGES_PER_SECOND ?? 20,
+      handshakesPerMinute: parsed.RATE_LIMIT_HANDSHAKES_PER_MINUTE ?? 120,
+      publishPerSecond: parsed.RATE_LIMIT_PUBLISH_PER_SECOND ?? 200,
+    },
+    batchWindowMs: parsed.BATCH_WINDOW_MS ?? 5,
+    drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
+    demo: parsed.DEMO ?? false,
+  };
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,70 @@
+/**
+ * Event type patterns: segments split on `.`; `*` matches exactly one segment,
+ * and a `*` in last place matches all the rest (one or more segments). One
+ * matcher serves in-process subscribers, socket `types` filters and SSE filters.
+ */
+const SEGMENT = /^(\*|[A-Za-z0-9_-]{1,64})$/;
+const MAX_SEGMENTS = 8;
+const MAX_PATTERN_LENGTH = 200;
+
+export type Matcher = (type: string) => boolean;
+
+export function isValidPattern(pattern: unknown): pattern is string {
+  if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
+    return false;
+  }
+  const segments = pattern.split('.');
+  return segments.length <= MAX_SEGMENTS && segments.every((s) => SEGMENT.test(s));
+}
+
+export function compilePattern(pattern: string): Matcher {
+  if (!isValidPattern(pattern)) throw new Error(`invalid event pattern: ${pattern}`);
+  const segments = pattern.split('.');
+  const last = segments.length - 1;
+  const tail = segments[last] === '*';
+  if (!segments.includes('*')) return (type) => type === pattern;
+  return (type) => {
+    const parts = type.split('.');
+    if (tail ? parts.length < segments.length : parts.length !== segments.length) return false;
+    for (let i = 0; i < segments.length; i++) {
+      if (segments[i] !== '*' && segments[i] !== parts[i]) return false;
+    }
+    return true;
+  };
+}
+
+export function matchesPattern(pattern: string, type: string): boolean {
+  return compilePattern(pattern)(type);
+}
+
+/**
+ * A set of patterns (a client's `types`): matches when any pattern does.
+ * `key` is the same for equal sets, so viewers with identical filters can share
+ * one encoded frame.
+ */
+export class TypeFilter {
+  readonly key: string;
+  private readonly matchers: Matcher[];
+  private readonly cache = new Map<string, boolean>();
+
+  constructor(patterns: readonly string[] | undefined) {
+    const unique = [...new Set(patterns ?? [])].sort();
+    this.key = unique.length === 0 ? '*' : unique.join(',');
+    this.matchers = unique.map(compilePattern);
+  }
+
+  get matchesAll(): boolean {
+    return this.matchers.length === 0;
+  }
+
+  matches(type: string): boolean {
+    if (this.matchers.length === 0) return true;
+    let hit = this.cache.get(type);
+    if (hit === undefined) {
+      hit = this.matchers.some((m) => m(type));
+      // Event types are a closed set, so this cache stays small.
+      if (this.cache.size < 256) this.cache.set(type, hit);
+    }
+    return hit;
+  }
+}

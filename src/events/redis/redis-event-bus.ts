@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../../redis/keys.js';
+import { withRedis } from '../../redis/redis-errors.js';
+import type { EventHistory } from '../../history/event-history.port.js';
+import { BaseEventBus, type BusOptions } from '../base-event-bus.js';
+import type { EventEnvelope } from '../envelope.js';
+
+export interface RedisBusOptions extends BusOptions {
+  keys: RedisKeys;
+  /** SSUBSCRIBE (Redis 7 sharded pub/sub) rather than SUBSCRIBE. */
+  sharded: boolean;
+  /** Called when a live message cannot be parsed (never expected). */
+  onBadMessage?: (channel: string, error: unknown) => void;
+}
+
+/**
+ * The bus over Redis: publishing goes through the history's Lua script; each
+ * replica (S)SUBSCRIBEs to a project's live channel only while it has local
+ * subscribers of that project, on its own subscriber connection.
+ */
+export class RedisEventBus extends BaseEventBus {
+  constructor(
+    history: EventHistory,
+    private readonly subscriber: Redis,
+    private readonly busOptions: RedisBusOptions,
+  ) {
+    super(history, busOptions);
+    const onMessage = (channel: string, message: string) => this.onMessage(channel, message);
+    subscriber.on(busOptions.sharded ? 'smessage' : 'message', onMessage);
+  }
+
+  protected async listen(projectId: string): Promise<void> {
+    const channel = this.busOptions.keys.live(projectId);
+    await withRedis(() =>
+      this.busOptions.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel),
+    );
+  }
+
+  protected async unlisten(projectId: string): Promise<void> {
+    const channel = this.busOptions.keys.live(projectId);
+    // An unsubscribe that fails leaves a harmless extra subscription; never throw for it.
+    await withRedis(() =>
+      this.busOptions.sharded
+        ? this.subscriber.sunsubscribe(channel)
+        : this.subscriber.unsubscribe(channel),
+    ).catch(() => undefined);
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const projectId = this.busOptions.keys.projectOfLiveChannel(channel);
+    if (projectId === null) return;
+    let events: EventEnvelope[];
+    try {
+      events = JSON.parse(message) as EventEnvelope[];
+    } catch (err) {
+      this.busOptions.onBadMessage?.(channel, err);
+      return;
+    }
+    this.deliver(projectId, events);
+  }
+}

@@ -1,0 +1,100 @@
+import {
+  AgentRunCompleted,
+  AgentRunFailed,
+  AgentRunLog,
+  AgentRunStarted,
+  AgentStatusChanged,
+  SubtaskStatusChanged,
+  SubtaskUnblocked,
+  SystemResourceSampled,
+  TaskStatusChanged,
+} from './payloads.js';
+
+/** The typed map of event types to payloads: the compile-time half of the contract. */
+export interface EventPayloads {
+  'agent.status.changed': AgentStatusChanged;
+  'agent.run.started': AgentRunStarted;
+  'agent.run.log': AgentRunLog;
+  'agent.run.completed': AgentRunCompleted;
+  'agent.run.failed': AgentRunFailed;
+  'task.status.changed': TaskStatusChanged;
+  'subtask.status.changed': SubtaskStatusChanged;
+  'subtask.unblocked': SubtaskUnblocked;
+  'system.resource.sampled': SystemResourceSampled;
+}
+export type EventType = keyof EventPayloads;
+
+interface RegistryEntry<T extends EventType> {
+  /** The class-validator class `data` must satisfy. */
+  payload: new () => EventPayloads[T];
+  /** Snapshot key of the entity this event is the latest state of; null: not part of it. */
+  entityKey: (data: EventPayloads[T]) => string | null;
+  /** True when the entity has ended (finished run, done task): it ages out of the snapshot. */
+  ends: (data: EventPayloads[T]) => boolean;
+  /** True for log lines, which live in per-run streams rather than the project's. */
+  isLog?: true;
+}
+
+type Registry = { [T in EventType]: RegistryEntry<T> };
+
+const never = () => false;
+
+/** The runtime half of the contract: one entry per type, checked against the map above. */
+export const EVENT_REGISTRY: Registry = {
+  'agent.status.changed': {
+    payload: AgentStatusChanged,
+    entityKey: (d) => `agent:${d.agentId}`,
+    ends: never,
+  },
+  'agent.run.started': {
+    payload: AgentRunStarted,
+    entityKey: (d) => `run:${d.runId}`,
+    ends: never,
+  },
+  'agent.run.log': {
+    payload: AgentRunLog,
+    entityKey: () => null,
+    ends: never,
+    isLog: true,
+  },
+  'agent.run.completed': {
+    payload: AgentRunCompleted,
+    entityKey: (d) => `run:${d.runId}`,
+    ends: () => true,
+  },
+  'agent.run.failed': {
+    payload: AgentRunFailed,
+    entityKey: (d) => `run:${d.runId}`,
+    ends: () => true,
+  },
+  'task.status.changed': {
+    payload: TaskStatusChanged,
+    entityKey: (d) => `task:${d.taskId}`,
+    ends: (d) => d.to === 'done',
+  },
+  'subtask.status.changed': {
+    payload: SubtaskStatusChanged,
+    entityKey: (d) => `subtask:${d.subtaskId}`,
+    ends: (d) => d.to === 'merged',
+  },
+  'subtask.unblocked': {
+    payload: SubtaskUnblocked,
+    entityKey: () => null,
+    ends: never,
+  },
+  'system.resource.sampled': {
+    payload: SystemResourceSampled,
+    entityKey: (d) => `host:${d.host}`,
+    ends: never,
+  },
+};
+
+export const EVENT_TYPES = Object.keys(EVENT_REGISTRY) as EventType[];
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(EVENT_REGISTRY, value);
+}
+
+export function registryEntry<T extends EventType>(type: T): RegistryEntry<T> {
+  return EVENT_REGISTRY[type];
+}

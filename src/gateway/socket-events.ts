@@ -1,0 +1,44 @@
+import type { Server, Socket } from 'socket.io';
+import type { ErrorBody } from '../common/errors.js';
+import type { EventEnvelope } from '../events/envelope.js';
+import type { Principal } from '../auth/principal.js';
+
+/** The wire protocol as types: the design doc's Socket.IO tables. */
+
+export type Failure = { ok: false; error: ErrorBody };
+export type Ack<T> = (reply: ({ ok: true } & T) | Failure) => void;
+
+export interface SubscribeOk {
+  projectId: string;
+  position: string;
+  replayed: number;
+  snapshot?: Record<string, EventEnvelope>;
+  resync?: true;
+}
+
+export interface ClientToServerEvents {
+  subscribe: (payload: unknown, ack: Ack<SubscribeOk>) => void;
+  unsubscribe: (payload: unknown, ack: Ack<Record<string, never>>) => void;
+}
+
+export interface ServerToClientEvents {
+  events: (events: EventEnvelope[]) => void;
+  'subscription:resync': (payload: {
+    projectId: string;
+    position: string;
+    snapshot: Record<string, EventEnvelope>;
+  }) => void;
+  'subscription:lagged': (payload: { projectId: string; lastDeliveredId: string }) => void;
+  'server:draining': (payload: { reconnectInMs: number }) => void;
+  'auth:expiring': (payload: { expiresAt: string }) => void;
+  'access:revoked': (payload: { projectId: string }) => void;
+}
+
+export type InterServerEvents = Record<string, never>;
+
+export interface SocketData {
+  principal: Principal;
+}
+
+export type GatewayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type GatewaySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

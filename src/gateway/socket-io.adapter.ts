@@ -1,0 +1,73 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createShardedAdapter, createAdapter } from '@socket.io/redis-adapter';
+import type { IncomingMessage } from 'node:http';
+import { createClient, type RedisClientType } from 'redis';
+import type { Server, ServerOptions } from 'socket.io';
+import type { AppConfig } from '../config/app-config.js';
+import type { JsonLogger } from '../common/json-logger.js';
+
+/** Largest Socket.IO message accepted (a subscribe is a few hundred bytes). */
+export const MAX_HTTP_BUFFER_SIZE = 64 * 1024;
+
+/**
+ * Socket.IO for Nest: the Redis adapter (sharded pub/sub on Redis 7) for what
+ * crosses replicas at the socket level, connected before the server listens
+ * and closed on shutdown; browser Origins checked before the upgrade.
+ *
+ * The adapter uses node-redis: ioredis does not emit the `smessageBuffer`
+ * events the sharded adapter listens to.
+ */
+export class GatewayIoAdapter extends IoAdapter {
+  private clients: RedisClientType[] = [];
+  private adapterFactory: ReturnType<typeof createShardedAdapter> | null = null;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly gatewayConfig: AppConfig,
+    private readonly log: JsonLogger,
+  ) {
+    super(app);
+  }
+
+  /** Connects the adapter's Redis pair; call before `app.listen`. */
+  async connect(sharded: boolean): Promise<void> {
+    if (!this.gatewayConfig.redisUrl) return;
+    const pub = createClient({ url: this.gatewayConfig.redisUrl }) as RedisClientType;
+    const sub = pub.duplicate();
+    for (const [role, client] of [['adapter-pub', pub], ['adapter-sub', sub]] as const) {
+      client.on('error', (err: Error) => this.log.event('warn', 'redis error', { role, error: err.message }));
+    }
+    await Promise.all([pub.connect(), sub.connect()]);
+    this.clients = [pub, sub];
+    const key = `${this.gatewayConfig.redisKeyPrefix}-sio`;
+    this.adapterFactory = sharded
+      ? createShardedAdapter(pub, sub, { channelPrefix: key })
+      : (createAdapter(pub, sub, { key }) as unknown as ReturnType<typeof createShardedAdapter>);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const allowed = new Set(this.gatewayConfig.corsOrigins);
+    const server = super.createIOServer(port, {
+      ...options,
+      path: '/socket.io/',
+      maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
+      connectTimeout: 10_000,
+      cors: { origin: [...allowed], credentials: false },
+      // A browser request carries Origin; tools and servers do not and are judged by token alone.
+      allowRequest: (req: IncomingMessage, callback: (err: string | null | undefined, ok: boolean) => void) => {
+        const origin = req.headers.origin;
+        if (origin !== undefined && !allowed.has(origin)) return callback('origin not allowed', false);
+        callback(null, true);
+      },
+    } as ServerOptions) as Server;
+    if (this.adapterFactory) server.adapter(this.adapterFactory);
+    return server;
+  }
+
+  override async close(server: Server): Promise<void> {
+    await super.close(server);
+    await Promise.allSettled(this.clients.map((c) => c.quit()));
+    this.clients = [];
+  }
+}

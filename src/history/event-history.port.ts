@@ -1,0 +1,57 @@
+import type { EventEnvelope, PendingEvent, Snapshot } from '../events/envelope.js';
+
+/** Which stream: the project's, or one run's log lines (`runId`). */
+export interface StreamRef {
+  projectId: string;
+  runId?: string;
+}
+
+export type ReadAfterResult =
+  | {
+      /** Every event after `since` is still held: these are they (up to `limit`). */
+      held: true;
+      events: EventEnvelope[];
+      /** The stream's last id when read. */
+      lastId: string;
+      hasMore: boolean;
+    }
+  | {
+      /** Something after `since` was trimmed or lost, or `since` was never issued. */
+      held: false;
+    };
+
+export interface LatestResult {
+  events: EventEnvelope[];
+  lastId: string;
+  hasMore: boolean;
+}
+
+export interface HistoryLimits {
+  /** Events kept per project stream. */
+  maxEvents: number;
+  /** Log lines kept per run stream. */
+  maxLogLines: number;
+  /** Seconds a run's log stream lives after its last line. */
+  logTtlSeconds: number;
+  /** Seconds an ended entity (finished run, done task) stays in the snapshot. */
+  endedTtlSeconds: number;
+}
+
+/**
+ * The history port. `append` is the one atomic step of the design: it appends
+ * to the capped stream, records each event as its entity's latest, and
+ * publishes on the project's live channel, so a snapshot read with its stream
+ * position is consistent by construction.
+ */
+export interface EventHistory {
+  /** All or nothing; every event must belong to one project. Ids come back in order. */
+  append(events: PendingEvent[]): Promise<EventEnvelope[]>;
+  /** Events after `since` (exclusive), oldest first, or `held: false`. `"0-0"` is the start. */
+  readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult>;
+  /** The latest `limit` events, oldest first. */
+  readLatest(stream: StreamRef, limit: number): Promise<LatestResult>;
+  /** Latest envelope per entity and the project stream id it is consistent with. */
+  snapshot(projectId: string): Promise<Snapshot>;
+}
+
+export const EVENT_HISTORY = Symbol('EventHistory');

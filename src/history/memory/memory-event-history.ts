@@ -1,0 +1,179 @@
+import { GatewayError } from '../../common/errors.js';
+import { compareStreamIds, ZERO_ID } from '../../common/ids.js';
+import type { EventEnvelope, PendingEvent, Snapshot } from '../../events/envelope.js';
+import type {
+  EventHistory,
+  HistoryLimits,
+  LatestResult,
+  ReadAfterResult,
+  StreamRef,
+} from '../event-history.port.js';
+
+interface Stream {
+  entries: EventEnvelope[];
+  lastId: string;
+  /** Highest id trimmed away: anything at or below it may be gone. */
+  maxDeletedId: string;
+  /** ms timestamp after which a log stream is forgotten. */
+  expiresAt?: number;
+}
+
+interface ProjectState {
+  latest: Map<string, EventEnvelope>;
+  /** entity key -> time (ms) it ended. */
+  ended: Map<string, number>;
+}
+
+export type LiveListener = (projectId: string, events: EventEnvelope[]) => void;
+
+/**
+ * Embedded-mode history: the same rules as the Redis one (capped streams,
+ * stream-style ids, latest per entity, ended entities ageing out), in memory.
+ * `append` notifies the live listener synchronously, the in-process analogue
+ * of the Lua script's PUBLISH.
+ */
+export class MemoryEventHistory implements EventHistory {
+  private readonly streams = new Map<string, Stream>();
+  private readonly states = new Map<string, ProjectState>();
+  private liveListener: LiveListener | null = null;
+
+  constructor(
+    private readonly limits: HistoryLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The memory bus plugs in here. */
+  setLiveListener(listener: LiveListener): void {
+    this.liveListener = listener;
+  }
+
+  append(events: PendingEvent[]): Promise<EventEnvelope[]> {
+    const projectId = events[0]?.projectId;
+    if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
+      return Promise.reject(
+        new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project'),
+      );
+    }
+    const now = this.now();
+    const state = this.state(projectId);
+    const stored: EventEnvelope[] = [];
+    for (const event of events) {
+      const key = streamKey({ projectId, runId: event.runId ?? undefined });
+      const stream = this.stream(key, true)!;
+      const id = this.nextId(stream.lastId, now);
+      const envelope = {
+        id,
+        type: event.type,
+        projectId,
+        occurredAt: event.occurredAt,
+        source: event.source,
+        data: event.data,
+      } as EventEnvelope;
+      stream.entries.push(envelope);
+      stream.lastId = id;
+      const cap = event.runId ? this.limits.maxLogLines : this.limits.maxEvents;
+      if (stream.entries.length > cap) {
+        const removed = stream.entries.splice(0, stream.entries.length - cap);
+        stream.maxDeletedId = removed[removed.length - 1].id;
+      }
+      if (event.runId) stream.expiresAt = now + this.limits.logTtlSeconds * 1000;
+      if (event.entityKey) {
+        state.latest.set(event.entityKey, envelope);
+        if (event.ends) state.ended.set(event.entityKey, now);
+        else state.ended.delete(event.entityKey);
+      }
+      stored.push(envelope);
+    }
+    this.pruneEnded(state, now);
+    this.liveListener?.(projectId, stored);
+    return Promise.resolve(stored);
+  }
+
+  readAfter(ref: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {
+    const stream = this.stream(streamKey(ref), false);
+    if (!stream) return Promise.resolve(since === ZERO_ID ? emptyHeld() : { held: false });
+    const held =
+      compareStreamIds(since, stream.lastId) <= 0 &&
+      compareStreamIds(since, stream.maxDeletedId) >= 0 &&
+      (since === ZERO_ID ||
+        since === stream.maxDeletedId ||
+        stream.entries.some((e) => e.id === since));
+    if (!held) return Promise.resolve({ held: false });
+    const after = stream.entries.filter((e) => compareStreamIds(e.id, since) > 0);
+    return Promise.resolve({
+      held: true,
+      events: after.slice(0, limit),
+      lastId: stream.lastId,
+      hasMore: after.length > limit,
+    });
+  }
+
+  readLatest(ref: StreamRef, limit: number): Promise<LatestResult> {
+    const stream = this.stream(streamKey(ref), false);
+    if (!stream) return Promise.resolve({ events: [], lastId: ZERO_ID, hasMore: false });
+    const start = Math.max(0, stream.entries.length - limit);
+    return Promise.resolve({
+      events: stream.entries.slice(start),
+      lastId: stream.lastId,
+      hasMore: start > 0 || compareStreamIds(stream.maxDeletedId, ZERO_ID) > 0,
+    });
+  }
+
+  snapshot(projectId: string): Promise<Snapshot> {
+    const state = this.state(projectId);
+    this.pruneEnded(state, this.now());
+    const stream = this.stream(streamKey({ projectId }), false);
+    const snapshot: Record<string, EventEnvelope> = Object.create(null) as Record<
+      string,
+      EventEnvelope
+    >;
+    for (const [key, envelope] of state.latest) snapshot[key] = envelope;
+    return Promise.resolve({ position: stream?.lastId ?? ZERO_ID, snapshot: { ...snapshot } });
+  }
+
+  private stream(key: string, create: boolean): Stream | undefined {
+    let stream = this.streams.get(key);
+    if (stream?.expiresAt !== undefined && stream.expiresAt <= this.now()) {
+      this.streams.delete(key);
+      stream = undefined;
+    }
+    if (!stream && create) {
+      stream = { entries: [], lastId: ZERO_ID, maxDeletedId: ZERO_ID };
+      this.streams.set(key, stream);
+    }
+    return stream;
+  }
+
+  private state(projectId: string): ProjectState {
+    let state = this.states.get(projectId);
+    if (!state) {
+      state = { latest: new Map(), ended: new Map() };
+      this.states.set(projectId, state);
+    }
+    return state;
+  }
+
+  private pruneEnded(state: ProjectState, now: number): void {
+    const cutoff = now - this.limits.endedTtlSeconds * 1000;
+    for (const [key, endedAt] of state.ended) {
+      if (endedAt <= cutoff) {
+        state.ended.delete(key);
+        state.latest.delete(key);
+      }
+    }
+  }
+
+  /** Redis's rule: `<ms>-<seq>`, never going backwards even if the clock does. */
+  private nextId(lastId: string, now: number): string {
+    const [lastMs, lastSeq] = lastId.split('-').map(Number);
+    return now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
+  }
+}
+
+function streamKey(ref: StreamRef): string {
+  return ref.runId === undefined ? `${ref.projectId}` : `${ref.projectId}\u0000${ref.runId}`;
+}
+
+function emptyHeld(): ReadAfterResult {
+  return { held: true, events: [], lastId: ZERO_ID, hasMore: false };
+}

@@ -1,0 +1,79 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { AppModule } from './app.module.js';
+import { HttpErrorFilter, toGatewayError } from './api/http-exception.filter.js';
+import { signDevToken } from './auth/dev-token.js';
+import { JsonLogger } from './common/json-logger.js';
+import { ConfigError, loadConfig } from './config/load-config.js';
+import { DEMO_PROJECTS } from './demo/simulator.js';
+import { GatewayIoAdapter } from './gateway/socket-io.adapter.js';
+import { Lifecycle } from './ops/lifecycle.js';
+import { REDIS_CONNECTIONS } from './redis/redis.module.js';
+import type { RedisConnections } from './redis/redis-connections.js';
+
+/** Largest HTTP body: 100 events of a few KiB each. */
+const MAX_BODY = '1mb';
+
+async function bootstrap(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = new JsonLogger(config.logLevel, { service: 'gateway', pid: process.pid });
+  process.on('unhandledRejection', (error) => logger.event('error', 'unhandled rejection', { error }));
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    logger,
+    bodyParser: false,
+  });
+  app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: MAX_BODY, strict: false }));
+  // Body parser failures get the same coded body as everything else.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const error = toGatewayError(err);
+    res.status(error.httpStatus).json({ error: error.toBody() });
+  });
+  app.useGlobalFilters(new HttpErrorFilter(logger));
+  app.enableCors({ origin: config.corsOrigins, credentials: false });
+  app.enableShutdownHooks();
+
+  const redis = app.get<RedisConnections | null>(REDIS_CONNECTIONS);
+  const ioAdapter = new GatewayIoAdapter(app, config, logger);
+  await ioAdapter.connect(redis?.sharded ?? false);
+  app.useWebSocketAdapter(ioAdapter);
+
+  const lifecycle = app.get(Lifecycle);
+  process.once('SIGTERM', () => {
+    lifecycle.draining = true;
+    logger.event('info', 'SIGTERM: shutting down');
+    void app.close().then(() => process.exit(0));
+  });
+
+  await app.listen(config.port, config.host);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+  logger.event('info', 'listening', { url, port, mode: config.redisUrl ? 'redis' : 'embedded', demo: config.demo });
+  if (config.demo) {
+    const token = signDevToken(config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS });
+    process.stdout.write(
+      `\n  Live demo dashboard: ${url}/\n` +
+        `  Development viewer token (dev only, ${config.jwt.generated ? 'generated secret' : 'JWT_SECRET'}):\n  ${token}\n\n`,
+    );
+  }
+}
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

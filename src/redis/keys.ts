@@ -1,0 +1,41 @@
+/**
+ * The Redis layout of the design doc. Every key and channel of a project
+ * carries the project in a hash tag, so they share one Redis Cluster slot and
+ * one Lua script can touch them all. The prefix (default `sb`) is configurable
+ * so tests and tenants can share a Redis without colliding.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string = 'sb') {}
+
+  /** The project's capped stream (history). */
+  events(projectId: string): string {
+    return `${this.prefix}:{${projectId}}:events`;
+  }
+
+  /** Hash: entity key -> latest envelope JSON (the snapshot). */
+  state(projectId: string): string {
+    return `${this.prefix}:{${projectId}}:state`;
+  }
+
+  /** Sorted set: entity key -> time it ended (ms); drives ageing out of the snapshot. */
+  ended(projectId: string): string {
+    return `${this.prefix}:{${projectId}}:ended`;
+  }
+
+  /** The project's live channel (SPUBLISH on Redis 7). */
+  live(projectId: string): string {
+    return `${this.prefix}:{${projectId}}:live`;
+  }
+
+  /** One run's log lines: capped and expiring. */
+  logs(projectId: string, runId: string): string {
+    return `${this.prefix}:{${projectId}}:logs:${runId}`;
+  }
+
+  /** The project id of a live channel name, or null when it is not one of ours. */
+  projectOfLiveChannel(channel: string): string | null {
+    const head = `${this.prefix}:{`;
+    if (!channel.startsWith(head) || !channel.endsWith('}:live')) return null;
+    return channel.slice(head.length, -'}:live'.length);
+  }
+}

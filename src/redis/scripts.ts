@@ -1,0 +1,152 @@
+import { LuaScript } from './lua-script.js';
+
+/** Shared Lua helpers: stream ids compare by their two numbers, never as strings. */
+const ID_HELPERS = `
+local function parse_id(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function cmp_id(a, b)
+  local am, as = parse_id(a)
+  local bm, bs = parse_id(b)
+  if am ~= bm then if am < bm then return -1 else return 1 end end
+  if as ~= bs then if as < bs then return -1 else return 1 end end
+  return 0
+end
+local function stream_info(key)
+  local info = redis.call('XINFO', 'STREAM', key)
+  local last, maxdel = '0-0', '0-0'
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1]
+    elseif info[i] == 'max-deleted-entry-id' then maxdel = info[i + 1] end
+  end
+  return last, maxdel
+end
+-- Trim by XDEL rather than MAXLEN: only XDEL records max-deleted-entry-id,
+-- which is what tells a resuming reader whether anything after its id is gone.
+local function trim(key, cap)
+  local excess = redis.call('XLEN', key) - cap
+  if excess > 0 then
+    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', excess)
+    local ids = {}
+    for i, e in ipairs(old) do ids[i] = e[1] end
+    redis.call('XDEL', key, unpack(ids))
+  end
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function prune_ended(state, ended, ttl_ms, now)
+  local old = redis.call('ZRANGEBYSCORE', ended, '-inf', now - ttl_ms, 'LIMIT', 0, 500)
+  if #old > 0 then
+    redis.call('HDEL', state, unpack(old))
+    redis.call('ZREM', ended, unpack(old))
+  end
+end
+`;
+
+/**
+ * The one atomic step of the design: append each event to its capped stream,
+ * record it as its entity's latest, and publish the batch on the live channel.
+ * The stored entry is the envelope without its id; the id is spliced in here,
+ * so the live message and the snapshot carry exactly what readers will see.
+ *
+ * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams.
+ * ARGV: 1 channel, 2 '1' for SPUBLISH, 3 max events, 4 max log lines,
+ *       5 log ttl s, 6 ended ttl ms, 7 n, then per event:
+ *       key index, body JSON, entity key ('' for none), '1' if it ends the entity.
+ */
+export const APPEND_SCRIPT = new LuaScript(
+  'append',
+  `${ID_HELPERS}
+local now = now_ms()
+local n = tonumber(ARGV[7])
+local ids = {}
+local fulls = {}
+for i = 0, n - 1 do
+  local base = 8 + i * 4
+  local ki = tonumber(ARGV[base])
+  local body = ARGV[base + 1]
+  local entity = ARGV[base + 2]
+  local cap = ARGV[3]
+  if ki ~= 1 then cap = ARGV[4] end
+  local id = redis.call('XADD', KEYS[ki], '*', 'e', body)
+  trim(KEYS[ki], tonumber(cap))
+  if ki ~= 1 then redis.call('EXPIRE', KEYS[ki], ARGV[5]) end
+  local full = '{"id":"' .. id .. '",' .. string.sub(body, 2)
+  if entity ~= '' then
+    redis.call('HSET', KEYS[2], entity, full)
+    if ARGV[base + 3] == '1' then
+      redis.call('ZADD', KEYS[3], now, entity)
+    else
+      redis.call('ZREM', KEYS[3], entity)
+    end
+  end
+  ids[#ids + 1] = id
+  fulls[#fulls + 1] = full
+end
+prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[6]), now)
+local message = '[' .. table.concat(fulls, ',') .. ']'
+if ARGV[2] == '1' then
+  redis.call('SPUBLISH', ARGV[1], message)
+else
+  redis.call('PUBLISH', ARGV[1], message)
+end
+return ids
+`,
+);
+
+/**
+ * Events after \`since\`, or {0} when they are not all held: \`since\` beyond the
+ * stream's last id (never issued, or Redis restarted empty), below the highest
+ * trimmed id (trimmed), or an id between entries (never issued).
+ *
+ * KEYS: 1 stream. ARGV: 1 since, 2 limit.
+ * Returns {1, lastId, hasMore, id1, body1, id2, body2, ...} or {0}.
+ */
+export const READ_AFTER_SCRIPT = new LuaScript(
+  'readAfter',
+  `${ID_HELPERS}
+local since = ARGV[1]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if cmp_id(since, '0-0') == 0 then return {1, '0-0', 0} end
+  return {0}
+end
+local last, maxdel = stream_info(KEYS[1])
+if cmp_id(since, last) > 0 or cmp_id(since, maxdel) < 0 then return {0} end
+if cmp_id(since, '0-0') ~= 0 and cmp_id(since, maxdel) ~= 0 then
+  if #redis.call('XRANGE', KEYS[1], since, since) == 0 then return {0} end
+end
+local limit = tonumber(ARGV[2])
+local entries = redis.call('XRANGE', KEYS[1], '(' .. since, '+', 'COUNT', limit + 1)
+local has_more = 0
+if #entries > limit then
+  has_more = 1
+  entries[#entries] = nil
+end
+local out = {1, last, has_more}
+for _, e in ipairs(entries) do
+  out[#out + 1] = e[1]
+  out[#out + 1] = e[2][2]
+end
+return out
+`,
+);
+
+/**
+ * The snapshot and the stream position it is consistent with, read atomically.
+ * Ended entities past their time are pruned first.
+ *
+ * KEYS: 1 stream, 2 state, 3 ended. ARGV: 1 ended ttl ms.
+ * Returns {position, {key1, json1, key2, json2, ...}}.
+ */
+export const SNAPSHOT_SCRIPT = new LuaScript(
+  'snapshot',
+  `${ID_HELPERS}
+prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[1]), now_ms())
+local last = '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then last = stream_info(KEYS[1]) end
+return {last, redis.call('HGETALL', KEYS[2])}
+`,
+);

@@ -1,0 +1,9 @@
+import { MemoryEventBus } from '../../src/events/memory/memory-event-bus';
+import { MemoryEventHistory } from '../../src/history/memory/memory-event-history';
+import { describeEventStore } from './event-store.behaviour';
+
+describeEventStore('in-memory', (limits) => {
+  const history = new MemoryEventHistory(limits);
+  const bus = new MemoryEventBus(history);
+  return Promise.resolve({ bus, history, close: () => Promise.resolve() });
+});

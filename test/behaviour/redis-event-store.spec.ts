@@ -1,0 +1,64 @@
+import { RedisEventBus } from '../../src/events/redis/redis-event-bus';
+import { RedisEventHistory } from '../../src/history/redis/redis-event-history';
+import { RedisConnections } from '../../src/redis/redis-connections';
+import { RedisKeys } from '../../src/redis/keys';
+import { RedisServer } from '../support/redis-server';
+import { describeEventStore } from './event-store.behaviour';
+
+let redis: RedisServer;
+let prefixSeq = 0;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describeEventStore('redis', async (limits) => {
+  const connections = new RedisConnections({ url: redis.url });
+  await connections.connect();
+  const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
+  const history = new RedisEventHistory(connections.command, { keys, limits, sharded: connections.sharded });
+  const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: connections.sharded });
+  return { bus, history, close: () => connections.close() };
+});
+
+describe('redis event bus specifics', () => {
+  it('(S)UNSUBSCRIBEs from a live channel when the last local subscriber leaves', async () => {
+    const connections = new RedisConnections({ url: redis.url });
+    await connections.connect();
+    const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
+    const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
+    const history = new RedisEventHistory(connections.command, { keys, limits, sharded: true });
+    const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: true });
+    const admin = redis.client();
+    const subscribers = async () =>
+      ((await admin.call('PUBSUB', 'SHARDNUMSUB', keys.live('p1'))) as [string, number])[1];
+    try {
+      const sub = await bus.subscribe('p1', '*', () => undefined);
+      expect(await subscribers()).toBe(1);
+      await bus.unsubscribe(sub);
+      expect(await subscribers()).toBe(0);
+    } finally {
+      admin.disconnect();
+      await connections.close();
+    }
+  });
+
+  it('fails fast with UNAVAILABLE when Redis is gone', async () => {
+    const own = await RedisServer.start();
+    const connections = new RedisConnections({ url: own.url });
+    connections.command.on('error', () => undefined);
+    await connections.connect();
+    const keys = new RedisKeys('gone');
+    const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
+    const history = new RedisEventHistory(connections.command, { keys, limits, sharded: true });
+    const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: true });
+    await own.stop();
+    await expect(
+      bus.publish({ type: 'task.status.changed', projectId: 'p1', data: { taskId: 't', from: null, to: 'done' } }),
+    ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await connections.close();
+  });
+});
