@@ -7,8 +7,13 @@ module.exports = {
     '^.+\\.ts$': [
       'ts-jest',
       {
-        isolatedModules: true,
-        tsconfig: { module: 'commonjs', moduleResolution: 'node10', verbatimModuleSyntax: false },
+        tsconfig: {
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          isolatedModules: true,
+          verbatimModuleSyntax: false,
+        },
+        transpilation: true,
         diagnostics: false,
       },
     ],

@@ -28,7 +28,9 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const logger = new JsonLogger(config.logLevel, { service: 'gateway', pid: process.pid });
-  process.on('unhandledRejection', (error) => logger.event('error', 'unhandled rejection', { error }));
+  process.on('unhandledRejection', (error) =>
+    logger.event('error', 'unhandled rejection', { error }),
+  );
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     logger,
@@ -63,7 +65,6 @@ async function bootstrap(): Promise<void> {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
-  logger.event('info', 'listening', { url, port, mode: config.redisUrl ? 'redis' : 'embedded', demo: config.demo });
   if (config.demo) {
     const token = signDevToken(config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS });
     process.stdout.write(
@@ -71,9 +72,17 @@ async function bootstrap(): Promise<void> {
         `  Development viewer token (dev only, ${config.jwt.generated ? 'generated secret' : 'JWT_SECRET'}):\n  ${token}\n\n`,
     );
   }
+  logger.event('info', 'listening', {
+    url,
+    port,
+    mode: config.redisUrl ? 'redis' : 'embedded',
+    demo: config.demo,
+  });
 }
 
 bootstrap().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -24,7 +24,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (error.code === 'INTERNAL') {
       this.logger.event('error', 'request failed', { error: exception });
     }
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    if (error.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(error.retryAfterSeconds));
     res.status(error.httpStatus).json({ error: error.toBody() });
   }
 }
@@ -37,8 +38,10 @@ export function toGatewayError(exception: unknown): GatewayError {
   }
   // body-parser errors carry `type` and `status`.
   const e = exception as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return new GatewayError('PAYLOAD_TOO_LARGE', 'request body too large');
-  if (e?.type === 'entity.parse.failed') return new GatewayError('INVALID_PAYLOAD', 'request body is not valid JSON');
+  if (e?.type === 'entity.too.large')
+    return new GatewayError('PAYLOAD_TOO_LARGE', 'request body too large');
+  if (e?.type === 'entity.parse.failed')
+    return new GatewayError('INVALID_PAYLOAD', 'request body is not valid JSON');
   if (typeof e?.status === 'number' && BY_STATUS[e.status]) {
     return new GatewayError(BY_STATUS[e.status], e.message ?? 'bad request');
   }

@@ -45,7 +45,12 @@ export class PublishController {
       this.buckets.set(key, bucket);
     }
     if (!bucket.take()) {
-      throw new GatewayError('RATE_LIMITED', 'publish rate limit exceeded', undefined, bucket.secondsUntilNext());
+      throw new GatewayError(
+        'RATE_LIMITED',
+        'publish rate limit exceeded',
+        undefined,
+        bucket.secondsUntilNext(),
+      );
     }
   }
 }

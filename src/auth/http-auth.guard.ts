@@ -15,7 +15,8 @@ export class HttpAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new GatewayError('UNAUTHORIZED', 'an Authorization: Bearer token is required');
+    if (!match)
+      throw new GatewayError('UNAUTHORIZED', 'an Authorization: Bearer token is required');
     req.principal = this.verifier.verify(match[1]);
     return true;
   }

@@ -31,7 +31,10 @@ export class TokenBucket {
 
   private refill(): void {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((now - this.last) / 1000) * this.ratePerSecond,
+    );
     this.last = now;
   }
 }

@@ -2,7 +2,7 @@ import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 const toBool = ({ value }: { value: unknown }) =>
-  value === undefined ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase());
+  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) : undefined;
 
 /**
  * Every environment variable the gateway reads, with its rule and default.
@@ -16,7 +16,8 @@ export class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
 
   /** Redis URL (`redis://host:port/db`). Absent: embedded mode, everything in one process. */
-  @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
   /** Prefix of every Redis key and channel. Default `sb`. */
@@ -53,7 +54,12 @@ export class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(10) @Max(10_000_000) HISTORY_MAX_EVENTS?: number;
 
   /** Log lines kept per run. Default 5000. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(10) @Max(1_000_000) LOG_HISTORY_MAX_LINES?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(1_000_000)
+  LOG_HISTORY_MAX_LINES?: number;
 
   /** Seconds a run's log lines are kept after its last line. Default 86400. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) LOG_HISTORY_TTL_SECONDS?: number;
@@ -65,7 +71,12 @@ export class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_CONNECTIONS_PER_USER?: number;
 
   /** Project subscriptions one socket may hold. Default 50. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_SUBSCRIPTIONS_PER_SOCKET?: number;
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  MAX_SUBSCRIPTIONS_PER_SOCKET?: number;
 
   /** Messages per second per socket (token bucket, burst of twice that). Default 20. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_MESSAGES_PER_SECOND?: number;

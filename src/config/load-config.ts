@@ -11,7 +11,6 @@ export class ConfigError extends Error {
   }
 }
 
-
 /**
  * Reads and validates the environment once. Every bad variable is reported
  * together, so a deploy is fixed in one go rather than one error at a time.
@@ -27,7 +26,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   for (const error of validateSync(parsed, { forbidUnknownValues: false })) {
     const value = raw[error.property];
     const shown = /SECRET|KEY/.test(error.property) ? '(hidden)' : JSON.stringify(value);
-    problems.push(`${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`);
+    problems.push(
+      `${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`,
+    );
   }
 
   let publicKey: AppConfig['jwt']['publicKey'] = null;
@@ -35,24 +36,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     try {
       const key = createPublicKey(parsed.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'));
       const type = key.asymmetricKeyType;
-      if (type === 'rsa') publicKey = { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'RS256' };
-      else if (type === 'ec') publicKey = { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'ES256' };
+      if (type === 'rsa')
+        publicKey = {
+          pem: key.export({ type: 'spki', format: 'pem' }).toString(),
+          algorithm: 'RS256',
+        };
+      else if (type === 'ec')
+        publicKey = {
+          pem: key.export({ type: 'spki', format: 'pem' }).toString(),
+          algorithm: 'ES256',
+        };
       else problems.push(`JWT_PUBLIC_KEY: an RSA or EC public key is required, got ${type}`);
     } catch {
       problems.push('JWT_PUBLIC_KEY: not a PEM public key');
     }
   }
-  if (parsed.JWT_JWKS_URL) problems.push('JWT_JWKS_URL: JWKS is not supported yet; use JWT_PUBLIC_KEY');
+  if (parsed.JWT_JWKS_URL)
+    problems.push('JWT_JWKS_URL: JWKS is not supported yet; use JWT_PUBLIC_KEY');
   if (parsed.JWT_SECRET && parsed.JWT_PUBLIC_KEY) {
     problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set one, not both (the algorithm is pinned)');
   }
   if (!parsed.JWT_SECRET && !parsed.JWT_PUBLIC_KEY && !parsed.DEMO) {
-    problems.push('JWT_SECRET or JWT_PUBLIC_KEY: one is required (or DEMO=1 for a generated dev secret)');
+    problems.push(
+      'JWT_SECRET or JWT_PUBLIC_KEY: one is required (or DEMO=1 for a generated dev secret)',
+    );
   }
   const corsOrigins = splitList(parsed.CORS_ORIGINS);
   for (const origin of corsOrigins) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      problems.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com`);
+      problems.push(
+        `CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { AgentsService } from '../domain/agents/agents.service.js';
 import { ResourcesService } from '../domain/resources/resources.service.js';
@@ -76,7 +81,11 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
     const taskId = `task-${n}`;
     await this.tasks.createTask(projectId, taskId);
     const planner = `planner-${n % 2}`;
-    const plan = await this.agents.startRun(projectId, { agentId: `${planner}-${n}`, agentType: 'planner', taskId });
+    const plan = await this.agents.startRun(projectId, {
+      agentId: `${planner}-${n}`,
+      agentType: 'planner',
+      taskId,
+    });
     await this.agents.log(projectId, plan.runId, `planning ${taskId}`);
     await this.agents.complete(projectId, plan.runId);
     await this.tasks.moveTask(projectId, taskId, 'active');
@@ -92,20 +101,40 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
-  private async work(projectId: string, taskId: string, subtaskId: string, agentId: string): Promise<void> {
+  private async work(
+    projectId: string,
+    taskId: string,
+    subtaskId: string,
+    agentId: string,
+  ): Promise<void> {
     await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'in_progress');
     const flaky = Math.random() < 0.2;
-    const run = await this.agents.startRun(projectId, { agentId, agentType: 'worker', taskId, subtaskId });
+    const run = await this.agents.startRun(projectId, {
+      agentId,
+      agentType: 'worker',
+      taskId,
+      subtaskId,
+    });
     for (const line of LOG_LINES.slice(0, 3 + Math.floor(Math.random() * 5))) {
       await this.pause(120);
-      await this.agents.log(projectId, run.runId, line, line.includes('failed: 0') ? 'info' : 'debug');
+      await this.agents.log(
+        projectId,
+        run.runId,
+        line,
+        line.includes('failed: 0') ? 'info' : 'debug',
+      );
     }
     if (flaky) {
       await this.agents.fail(projectId, run.runId, 'tests failed: 1 (flaky network test)', true);
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'failed');
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'ready');
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'in_progress');
-      const retry = await this.agents.startRun(projectId, { agentId, agentType: 'worker', taskId, subtaskId });
+      const retry = await this.agents.startRun(projectId, {
+        agentId,
+        agentType: 'worker',
+        taskId,
+        subtaskId,
+      });
       await this.agents.log(projectId, retry.runId, 'retrying after flaky failure', 'warn');
       await this.agents.complete(projectId, retry.runId, `https://example.invalid/pr/${subtaskId}`);
     } else {

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
 import { requireProject } from '../auth/access.js';
 import { HttpAuthGuard, type AuthedRequest } from '../auth/http-auth.guard.js';
 import { GatewayError } from '../common/errors.js';
@@ -38,7 +48,11 @@ export class DomainController {
 
   @Post('tasks')
   @HttpCode(201)
-  async createTask(@Req() req: AuthedRequest, @Param('projectId') p: string, @Body() body: unknown) {
+  async createTask(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(CreateTaskDto, body ?? {}, 'body');
     const task = await this.tasks.createTask(requireProject(req.principal, p, PUBLISH), dto.taskId);
     return { taskId: task.id, status: task.status };
@@ -46,7 +60,12 @@ export class DomainController {
 
   @Post('tasks/:taskId/status')
   @HttpCode(200)
-  async moveTask(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('taskId') t: string, @Body() body: unknown) {
+  async moveTask(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('taskId') t: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(MoveTaskDto, body, 'body');
     await this.tasks.moveTask(requireProject(req.principal, p, PUBLISH), id(t), dto.to);
     return { ok: true };
@@ -54,9 +73,19 @@ export class DomainController {
 
   @Post('tasks/:taskId/subtasks')
   @HttpCode(201)
-  async addSubtask(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('taskId') t: string, @Body() body: unknown) {
+  async addSubtask(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('taskId') t: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(CreateSubtaskDto, body, 'body');
-    const s = await this.tasks.addSubtask(requireProject(req.principal, p, PUBLISH), id(t), dto.subtaskId, dto.dependsOn);
+    const s = await this.tasks.addSubtask(
+      requireProject(req.principal, p, PUBLISH),
+      id(t),
+      dto.subtaskId,
+      dto.dependsOn,
+    );
     return { subtaskId: s.id, status: s.status };
   }
 
@@ -76,22 +105,47 @@ export class DomainController {
 
   @Post('agents/:agentId/runs')
   @HttpCode(201)
-  async startRun(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('agentId') a: string, @Body() body: unknown) {
+  async startRun(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('agentId') a: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(StartRunDto, body, 'body');
-    const run = await this.agents.startRun(requireProject(req.principal, p, PUBLISH), { ...dto, agentId: id(a) });
+    const run = await this.agents.startRun(requireProject(req.principal, p, PUBLISH), {
+      ...dto,
+      agentId: id(a),
+    });
     return { runId: run.runId };
   }
 
   @Post('runs/:runId/logs')
   @HttpCode(201)
-  async log(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('runId') r: string, @Body() body: unknown) {
+  async log(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('runId') r: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(LogLineDto, body, 'body');
-    return { lineNumber: await this.agents.log(requireProject(req.principal, p, PUBLISH), id(r), dto.line, dto.level) };
+    return {
+      lineNumber: await this.agents.log(
+        requireProject(req.principal, p, PUBLISH),
+        id(r),
+        dto.line,
+        dto.level,
+      ),
+    };
   }
 
   @Post('runs/:runId/complete')
   @HttpCode(200)
-  async complete(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('runId') r: string, @Body() body: unknown) {
+  async complete(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('runId') r: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(CompleteRunDto, body ?? {}, 'body');
     await this.agents.complete(requireProject(req.principal, p, PUBLISH), id(r), dto.prUrl);
     return { ok: true };
@@ -99,9 +153,19 @@ export class DomainController {
 
   @Post('runs/:runId/fail')
   @HttpCode(200)
-  async fail(@Req() req: AuthedRequest, @Param('projectId') p: string, @Param('runId') r: string, @Body() body: unknown) {
+  async fail(
+    @Req() req: AuthedRequest,
+    @Param('projectId') p: string,
+    @Param('runId') r: string,
+    @Body() body: unknown,
+  ) {
     const dto = validateDto(FailRunDto, body, 'body');
-    await this.agents.fail(requireProject(req.principal, p, PUBLISH), id(r), dto.error, dto.willRetry);
+    await this.agents.fail(
+      requireProject(req.principal, p, PUBLISH),
+      id(r),
+      dto.error,
+      dto.willRetry,
+    );
     return { ok: true };
   }
 
@@ -115,6 +179,10 @@ export class DomainController {
 }
 
 function id(value: string): string {
-  if (!isId(value)) throw new GatewayError('INVALID_PAYLOAD', `${JSON.stringify(String(value).slice(0, 80))} is not a valid id`);
+  if (!isId(value))
+    throw new GatewayError(
+      'INVALID_PAYLOAD',
+      `${JSON.stringify(String(value).slice(0, 80))} is not a valid id`,
+    );
   return value;
 }

@@ -1,6 +1,26 @@
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { ID_PATTERN } from '../common/ids.js';
-import { AGENT_TYPES, LOG_LEVELS, SUBTASK_STATUSES, TASK_STATUSES, type SubtaskStatus, type TaskStatus } from '../events/payloads.js';
+import {
+  AGENT_TYPES,
+  LOG_LEVELS,
+  SUBTASK_STATUSES,
+  TASK_STATUSES,
+  type SubtaskStatus,
+  type TaskStatus,
+} from '../events/payloads.js';
 
 /** Request bodies of the domain's REST endpoints. */
 
@@ -12,7 +32,11 @@ export class MoveTaskDto {
 }
 export class CreateSubtaskDto {
   @Matches(ID_PATTERN) subtaskId: string;
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @Matches(ID_PATTERN, { each: true }) dependsOn?: string[];
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @Matches(ID_PATTERN, { each: true })
+  dependsOn?: string[];
 }
 export class MoveSubtaskDto {
   @IsIn(SUBTASK_STATUSES) to: SubtaskStatus;

@@ -77,17 +77,26 @@ export abstract class BaseEventBus implements EventBus {
     inputs.forEach((input, i) => {
       const withProject =
         input !== null && typeof input === 'object' && !Array.isArray(input)
-          ? { projectId, ...(input as object) }
+          ? { projectId, ...input }
           : input;
       try {
-        const event = validateEvent(withProject, defaultSource, now, inputs.length > 1 ? `[${i}]` : '');
+        const event = validateEvent(
+          withProject,
+          defaultSource,
+          now,
+          inputs.length > 1 ? `[${i}]` : '',
+        );
         if (event.projectId !== projectId) {
-          problems.push({ path: inputs.length > 1 ? `[${i}].projectId` : 'projectId', problem: `must be ${projectId}` });
+          problems.push({
+            path: inputs.length > 1 ? `[${i}].projectId` : 'projectId',
+            problem: `must be ${projectId}`,
+          });
         } else {
           pending.push(event);
         }
       } catch (err) {
-        if (err instanceof GatewayError && Array.isArray(err.details)) problems.push(...(err.details as unknown[]));
+        if (err instanceof GatewayError && Array.isArray(err.details))
+          problems.push(...(err.details as unknown[]));
         else throw err;
       }
     });
@@ -99,7 +108,11 @@ export abstract class BaseEventBus implements EventBus {
     return stored;
   }
 
-  async subscribe(projectId: string, pattern: string, handler: EventHandler): Promise<BusSubscription> {
+  async subscribe(
+    projectId: string,
+    pattern: string,
+    handler: EventHandler,
+  ): Promise<BusSubscription> {
     const listener: Listener = { projectId, pattern, matcher: compilePattern(pattern), handler };
     let channel = this.channels.get(projectId);
     if (!channel) {

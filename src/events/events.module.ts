@@ -29,16 +29,22 @@ import { RedisEventBus } from './redis/redis-event-bus.js';
         logger: JsonLogger,
       ) => {
         const options: BusOptions = {
-          onPublished: (events) => events.forEach((e) => metrics.eventsPublished.inc({ type: e.type })),
+          onPublished: (events) =>
+            events.forEach((e) => metrics.eventsPublished.inc({ type: e.type })),
           onHandlerError: (error, event) =>
-            logger.event('error', 'event handler failed', { error, type: event.type, id: event.id }),
+            logger.event('error', 'event handler failed', {
+              error,
+              type: event.type,
+              id: event.id,
+            }),
         };
         if (redis) {
           return new RedisEventBus(history, redis.subscriber, {
             ...options,
             keys,
             sharded: redis.sharded,
-            onBadMessage: (channel, error) => logger.event('error', 'bad live message', { channel, error }),
+            onBadMessage: (channel, error) =>
+              logger.event('error', 'bad live message', { channel, error }),
           });
         }
         return new MemoryEventBus(history as MemoryEventHistory, options);

@@ -18,7 +18,8 @@ export function isValidPattern(pattern: unknown): pattern is string {
 }
 
 export function compilePattern(pattern: string): Matcher {
-  if (!isValidPattern(pattern)) throw new Error(`invalid event pattern: ${pattern}`);
+  if (!isValidPattern(pattern))
+    throw new Error(`invalid event pattern: ${JSON.stringify(pattern)}`);
   const segments = pattern.split('.');
   const last = segments.length - 1;
   const tail = segments[last] === '*';

@@ -45,7 +45,10 @@ export function validateEvent(
   if (!isId(input.projectId)) {
     problems.push({ path: at('projectId'), problem: 'must match ^[A-Za-z0-9_-]{1,64}$' });
   }
-  if (input.source !== undefined && !(typeof input.source === 'string' && SOURCE_PATTERN.test(input.source))) {
+  if (
+    input.source !== undefined &&
+    !(typeof input.source === 'string' && SOURCE_PATTERN.test(input.source))
+  ) {
     problems.push({ path: at('source'), problem: 'must match ^[A-Za-z0-9_.:@-]{1,64}$' });
   }
   if (input.data === undefined) problems.push({ path: at('data'), problem: 'is required' });
@@ -63,7 +66,7 @@ export function validateEvent(
     throw err;
   }
   // A plain copy: instances of payload classes never leave this function.
-  const plain = { ...data } as PendingEvent['data'];
+  const plain = { ...data };
   const anyEntry = entry as {
     entityKey: (d: unknown) => string | null;
     ends: (d: unknown) => boolean;

@@ -58,16 +58,22 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
         const reply = ack as (r: unknown) => void;
         const fail = (err: unknown) => {
           const error =
-            err instanceof GatewayError ? err : new GatewayError('UNAVAILABLE', 'temporarily unavailable, retry');
+            err instanceof GatewayError
+              ? err
+              : new GatewayError('UNAVAILABLE', 'temporarily unavailable, retry');
           if (!(err instanceof GatewayError)) {
             this.logger.event('error', 'socket handler failed', { socket: socket.id, error: err });
           }
           this.metrics.rejectedMessages.inc({ code: error.code });
-          const failure: Failure = { ok: false, error: { code: error.code, message: error.message } };
+          const failure: Failure = {
+            ok: false,
+            error: { code: error.code, message: error.message },
+          };
           reply(failure);
         };
         try {
-          if (!bucket.take()) throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
+          if (!bucket.take())
+            throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
           const dto = validateDto(cls, payload, 'payload');
           const result = run(dto, reply);
           if (result) result.catch(fail);
@@ -115,7 +121,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     const warnIn = Math.max(0, expiresAt - EXPIRY_WARNING_MS - now);
     if (warnIn < MAX_TIMER_MS) {
       timers.push(
-        setTimeout(() => socket.emit('auth:expiring', { expiresAt: new Date(expiresAt).toISOString() }), warnIn),
+        setTimeout(
+          () => socket.emit('auth:expiring', { expiresAt: new Date(expiresAt).toISOString() }),
+          warnIn,
+        ),
       );
     }
     const closeIn = expiresAt - now;

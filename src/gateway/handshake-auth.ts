@@ -23,7 +23,9 @@ export function handshakeAuth(verifier: TokenVerifier) {
     } catch (err) {
       next(
         connectError(
-          err instanceof GatewayError ? err : new GatewayError('UNAUTHORIZED', 'authentication failed'),
+          err instanceof GatewayError
+            ? err
+            : new GatewayError('UNAUTHORIZED', 'authentication failed'),
         ),
       );
     }

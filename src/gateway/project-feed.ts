@@ -9,9 +9,21 @@ export interface RoomEmitter {
   roomSize(room: string): number;
 }
 
-/** A viewer's live events while it catches up from history, kept until it joins its room. */
+/**
+ * A viewer's live events while it catches up from history, kept until it
+ * joins its room. Once armed, it goes live as soon as the feed has received an
+ * event at or past `threshold` (the stream position its history or snapshot
+ * was read at): only then can no earlier event still be in flight to us.
+ */
 export interface CatchUpBuffer {
   events: EventEnvelope[];
+  armed?: {
+    filter: TypeFilter;
+    deliveredUpTo: string;
+    threshold: string;
+    send: (events: EventEnvelope[]) => void;
+    join: (room: string) => void;
+  };
 }
 
 interface FilterGroup {
@@ -35,6 +47,8 @@ export class ProjectFeed {
   private readonly groups = new Map<string, FilterGroup>();
   private readonly catchingUp = new Set<CatchUpBuffer>();
   private pending: EventEnvelope[] = [];
+  /** Highest id received on the live channel. */
+  private lastReceivedId = '0-0';
   private timer: NodeJS.Timeout | null = null;
   /** Viewers of the project on this replica, live or catching up. */
   viewers = 0;
@@ -44,7 +58,10 @@ export class ProjectFeed {
     private readonly emitter: RoomEmitter,
     private readonly batchWindowMs: number,
     subscribe: (feed: ProjectFeed) => Promise<BusSubscription>,
-    private readonly onFlushed: (group: { room: string; members: number }, events: EventEnvelope[]) => void,
+    private readonly onFlushed: (
+      group: { room: string; members: number },
+      events: EventEnvelope[],
+    ) => void,
   ) {
     this.ready = subscribe(this).then((s) => {
       this.busSubscription = s;
@@ -54,8 +71,13 @@ export class ProjectFeed {
   /** Bus handler: every live event of the project, in id order. */
   receive(event: EventEnvelope): void {
     if (event.type === LOG_TYPE) return;
+    this.lastReceivedId = event.id;
     this.pending.push(event);
-    for (const buffer of this.catchingUp) buffer.events.push(event);
+    for (const buffer of this.catchingUp) {
+      buffer.events.push(event);
+      if (buffer.armed && compareStreamIds(event.id, buffer.armed.threshold) >= 0)
+        this.handOver(buffer);
+    }
     if (this.timer) return;
     this.timer = setTimeout(() => this.flush(), this.batchWindowMs);
   }
@@ -72,33 +94,58 @@ export class ProjectFeed {
   }
 
   /**
-   * Hands a caught-up viewer over to live delivery. Pending events are flushed
-   * to the rooms first (the viewer is not a member yet), then the viewer gets
-   * everything after `deliveredUpTo` from history and its buffer, then joins.
-   * All synchronous: no live event can slip in between.
+   * A viewer's history is read: returns what to send it right after its ack
+   * (history after `position`, then buffered live events after that, filtered).
+   * If the feed has already received the event at `threshold`, the viewer
+   * joins its room at once (`join` is called synchronously, after pending
+   * events went to the current members); otherwise it keeps buffering and
+   * joins when that event arrives, so an event published before the read but
+   * received after it is never sent twice.
    */
-  goLive(
+  catchUp(
     buffer: CatchUpBuffer,
     filter: TypeFilter,
     history: EventEnvelope[],
-    deliveredUpTo: string,
+    position: string,
+    threshold: string,
     send: (events: EventEnvelope[]) => void,
     join: (room: string) => void,
-  ): { room: string; sent: number } {
-    this.flush();
-    this.catchingUp.delete(buffer);
-    let last = deliveredUpTo;
+  ): EventEnvelope[] {
+    let last = position;
     const out: EventEnvelope[] = [];
     for (const event of [...history, ...buffer.events]) {
       if (compareStreamIds(event.id, last) <= 0) continue;
       last = event.id;
       if (event.type !== LOG_TYPE && filter.matches(event.type)) out.push(event);
     }
-    for (let i = 0; i < out.length; i += 500) send(out.slice(i, i + 500));
-    const group = this.group(filter);
+    buffer.events = [];
+    buffer.armed = { filter, deliveredUpTo: last, threshold, send, join };
+    if (compareStreamIds(this.lastReceivedId, threshold) >= 0) this.goLive(buffer, false);
+    return out;
+  }
+
+  private handOver(buffer: CatchUpBuffer): void {
+    this.goLive(buffer, true);
+  }
+
+  private goLive(buffer: CatchUpBuffer, sendBuffered: boolean): void {
+    const armed = buffer.armed!;
+    this.catchingUp.delete(buffer);
+    if (sendBuffered) {
+      const out: EventEnvelope[] = [];
+      let last = armed.deliveredUpTo;
+      for (const event of buffer.events) {
+        if (compareStreamIds(event.id, last) <= 0) continue;
+        last = event.id;
+        if (armed.filter.matches(event.type)) out.push(event);
+      }
+      if (out.length > 0) armed.send(out);
+    }
+    // Pending events go to the current members; this viewer has them already.
+    this.flush();
+    const group = this.group(armed.filter);
     group.members++;
-    join(group.room);
-    return { room: group.room, sent: out.length };
+    armed.join(group.room);
   }
 
   /** A live viewer leaves its group (the socket leaves the room itself). */
@@ -110,7 +157,9 @@ export class ProjectFeed {
   }
 
   roomFor(filter: TypeFilter): string {
-    return filter.matchesAll ? `project:${this.projectId}` : `project:${this.projectId}|${filter.key}`;
+    return filter.matchesAll
+      ? `project:${this.projectId}`
+      : `project:${this.projectId}|${filter.key}`;
   }
 
   flush(): void {
@@ -122,7 +171,9 @@ export class ProjectFeed {
     const batch = this.pending;
     this.pending = [];
     for (const group of this.groups.values()) {
-      const events = group.filter.matchesAll ? batch : batch.filter((e) => group.filter.matches(e.type));
+      const events = group.filter.matchesAll
+        ? batch
+        : batch.filter((e) => group.filter.matches(e.type));
       if (events.length === 0) continue;
       this.emitter.emitToRoom(group.room, events);
       this.onFlushed({ room: group.room, members: this.emitter.roomSize(group.room) }, events);

@@ -35,8 +35,13 @@ export class GatewayIoAdapter extends IoAdapter {
     if (!this.gatewayConfig.redisUrl) return;
     const pub = createClient({ url: this.gatewayConfig.redisUrl }) as RedisClientType;
     const sub = pub.duplicate();
-    for (const [role, client] of [['adapter-pub', pub], ['adapter-sub', sub]] as const) {
-      client.on('error', (err: Error) => this.log.event('warn', 'redis error', { role, error: err.message }));
+    for (const [role, client] of [
+      ['adapter-pub', pub],
+      ['adapter-sub', sub],
+    ] as const) {
+      client.on('error', (err: Error) =>
+        this.log.event('warn', 'redis error', { role, error: err.message }),
+      );
     }
     await Promise.all([pub.connect(), sub.connect()]);
     this.clients = [pub, sub];
@@ -55,12 +60,16 @@ export class GatewayIoAdapter extends IoAdapter {
       connectTimeout: 10_000,
       cors: { origin: [...allowed], credentials: false },
       // A browser request carries Origin; tools and servers do not and are judged by token alone.
-      allowRequest: (req: IncomingMessage, callback: (err: string | null | undefined, ok: boolean) => void) => {
+      allowRequest: (
+        req: IncomingMessage,
+        callback: (err: string | null | undefined, ok: boolean) => void,
+      ) => {
         const origin = req.headers.origin;
-        if (origin !== undefined && !allowed.has(origin)) return callback('origin not allowed', false);
+        if (origin !== undefined && !allowed.has(origin))
+          return callback('origin not allowed', false);
         callback(null, true);
       },
-    } as ServerOptions) as Server;
+    } as ServerOptions);
     if (this.adapterFactory) server.adapter(this.adapterFactory);
     return server;
   }

@@ -76,15 +76,18 @@ export class SubscriptionService {
     this.metrics.subscriptions.inc();
 
     let history: EventEnvelope[] = [];
+    let threshold: string;
     let reply: SubscribeOk;
     try {
       await feed.ready;
       const replay = dto.since ? await this.readAllAfter(dto.projectId, dto.since) : null;
       if (replay) {
-        history = replay;
+        history = replay.events;
+        threshold = replay.lastId;
         reply = { projectId: dto.projectId, position: dto.since!, replayed: 0 };
       } else {
         const { position, snapshot } = await this.history.snapshot(dto.projectId);
+        threshold = position;
         reply = { projectId: dto.projectId, position, replayed: 0, snapshot };
         if (dto.since) reply.resync = true;
       }
@@ -94,22 +97,39 @@ export class SubscriptionService {
     }
     if (sub.state !== 'catching-up' || subs.get(dto.projectId) !== sub || !socket.connected) {
       this.remove(socket, dto.projectId, sub);
-      throw new GatewayError('UNAVAILABLE', 'subscription was replaced or cancelled while starting');
+      throw new GatewayError(
+        'UNAVAILABLE',
+        'subscription was replaced or cancelled while starting',
+      );
     }
-    const batches: EventEnvelope[][] = [];
-    const { room, sent } = feed.goLive(
+    let joined: string | null = null;
+    const send = (events: EventEnvelope[]) => {
+      for (let i = 0; i < events.length; i += 500) socket.emit('events', events.slice(i, i + 500));
+    };
+    const join = (room: string) => {
+      if (sub.state !== 'catching-up') return;
+      sub.state = 'live';
+      sub.room = room;
+      void socket.join(room);
+    };
+    // Everything from here to the sends is synchronous: no live event can slip in between.
+    const catchUp = feed.catchUp(
       sub.buffer,
       sub.filter,
       history,
       reply.position,
-      (events) => batches.push(events),
-      (r) => void socket.join(r),
+      threshold,
+      send,
+      (room) => {
+        joined = room;
+      },
     );
-    sub.state = 'live';
-    sub.room = room;
-    reply.replayed = sent;
+    reply.replayed = catchUp.length;
     ack({ ok: true, ...reply });
-    for (const events of batches) socket.emit('events', events);
+    send(catchUp);
+    if (joined !== null) join(joined);
+    else sub.buffer.armed!.join = join;
+    const sent = catchUp.length;
     this.logger.event('debug', 'subscribed', {
       socket: socket.id,
       projectId: dto.projectId,
@@ -134,14 +154,18 @@ export class SubscriptionService {
     return [...this.feeds.keys()];
   }
 
-  private async readAllAfter(projectId: string, since: string): Promise<EventEnvelope[] | null> {
+  /** Every held event after `since`, and the stream's last id when read; null when not held. */
+  private async readAllAfter(
+    projectId: string,
+    since: string,
+  ): Promise<{ events: EventEnvelope[]; lastId: string } | null> {
     const events: EventEnvelope[] = [];
     let cursor = since;
     for (;;) {
       const page = await this.history.readAfter({ projectId }, cursor, HISTORY_PAGE);
       if (!page.held) return null;
       events.push(...page.events);
-      if (!page.hasMore || page.events.length === 0) return events;
+      if (!page.hasMore || page.events.length === 0) return { events, lastId: page.lastId };
       cursor = page.events[page.events.length - 1].id;
     }
   }

@@ -16,7 +16,11 @@ import { RedisEventHistory } from './redis/redis-event-history.js';
       inject: [APP_CONFIG, REDIS_CONNECTIONS, RedisKeys],
       useFactory: (config: AppConfig, redis: RedisConnections | null, keys: RedisKeys) =>
         redis
-          ? new RedisEventHistory(redis.command, { keys, limits: config.history, sharded: redis.sharded })
+          ? new RedisEventHistory(redis.command, {
+              keys,
+              limits: config.history,
+              sharded: redis.sharded,
+            })
           : new MemoryEventHistory(config.history),
     },
   ],

@@ -25,7 +25,9 @@ export class OpsController {
   readyz(@Res() res: Response): void {
     const redis = this.redis ? (this.redis.isReady() ? 'ready' : 'down') : 'embedded';
     const ready = redis !== 'down' && !this.lifecycle.draining;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', redis, draining: this.lifecycle.draining });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unready', redis, draining: this.lifecycle.draining });
   }
 
   @Get('metrics')

@@ -14,7 +14,11 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: RedisCommandClient, keys: string[], args: (string | number)[]): Promise<unknown> {
+  async run(
+    client: RedisCommandClient,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

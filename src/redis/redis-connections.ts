@@ -31,7 +31,11 @@ export class RedisConnections {
     };
     this.command = this.create('command', base);
     // The subscriber needs its offline queue: ioredis re-subscribes through it after a reconnect.
-    this.subscriber = this.create('subscriber', { ...base, enableOfflineQueue: true, commandTimeout: undefined });
+    this.subscriber = this.create('subscriber', {
+      ...base,
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
+    });
   }
 
   private create(role: string, options: RedisOptions): Redis {

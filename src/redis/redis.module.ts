@@ -29,14 +29,18 @@ class RedisShutdown implements OnApplicationShutdown {
         if (!config.redisUrl) return null;
         const connections = new RedisConnections({
           url: config.redisUrl,
-          onError: (role, error) => logger.event('warn', 'redis error', { role, error: error.message }),
+          onError: (role, error) =>
+            logger.event('warn', 'redis error', { role, error: error.message }),
           onStateChange: (role, state) => {
             metrics.redisConnected.set({ role }, state === 'ready' ? 1 : 0);
             logger.event(state === 'ready' ? 'info' : 'warn', `redis ${state}`, { role });
           },
         });
         await connections.connect();
-        logger.event('info', 'redis connected', { version: connections.version, sharded: connections.sharded });
+        logger.event('info', 'redis connected', {
+          version: connections.version,
+          sharded: connections.sharded,
+        });
         return connections;
       },
     },

@@ -1,8 +1,8 @@
-import type { EventEnvelope, PublishInput } from '../../src/events/envelope';
-import type { EventBus } from '../../src/events/event-bus.port';
-import type { EventHistory, HistoryLimits } from '../../src/history/event-history.port';
-import { GatewayError } from '../../src/common/errors';
-import { compareStreamIds } from '../../src/common/ids';
+import type { EventEnvelope, PublishInput } from '../../src/events/envelope.js';
+import type { EventBus } from '../../src/events/event-bus.port.js';
+import type { EventHistory, HistoryLimits } from '../../src/history/event-history.port.js';
+import { GatewayError } from '../../src/common/errors.js';
+import { compareStreamIds } from '../../src/common/ids.js';
 
 export interface EventStore {
   bus: EventBus;
@@ -84,11 +84,18 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       await bus.subscribe(projectId, '*', all.handler);
       await bus.subscribe(projectId, 'task.*', tasksOnly.handler);
       await bus.subscribe(other, '*', otherProject.handler);
-      await bus.publish({ type: 'agent.status.changed', projectId, data: { agentId: 'a1', status: 'busy' } });
+      await bus.publish({
+        type: 'agent.status.changed',
+        projectId,
+        data: { agentId: 'a1', status: 'busy' },
+      });
       await bus.publish(task(projectId, 't1', 'active'));
       await all.waitFor(2);
       await tasksOnly.waitFor(1);
-      expect(all.received.map((e) => e.type)).toEqual(['agent.status.changed', 'task.status.changed']);
+      expect(all.received.map((e) => e.type)).toEqual([
+        'agent.status.changed',
+        'task.status.changed',
+      ]);
       expect(tasksOnly.received.map((e) => e.type)).toEqual(['task.status.changed']);
       expect(otherProject.received).toEqual([]);
     });
@@ -121,7 +128,10 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
     it('publishes a batch all or nothing', async () => {
       const { bus, history } = await open();
       const projectId = newProject();
-      const good = { type: 'task.status.changed', data: { taskId: 't1', from: null, to: 'planning' } };
+      const good = {
+        type: 'task.status.changed',
+        data: { taskId: 't1', from: null, to: 'planning' },
+      };
       const err = await bus
         .publishUnchecked(projectId, [good, { type: 'nope', data: {} }], 'test')
         .catch((e: unknown) => e);
@@ -147,7 +157,8 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       const { bus, history } = await open();
       const projectId = newProject();
       const ids: string[] = [];
-      for (let i = 0; i < 5; i++) ids.push((await bus.publish(task(projectId, `t${i}`, 'planning'))).id);
+      for (let i = 0; i < 5; i++)
+        ids.push((await bus.publish(task(projectId, `t${i}`, 'planning'))).id);
       const all = await history.readAfter({ projectId }, '0-0', 100);
       expect(all).toMatchObject({ held: true, lastId: ids[4], hasMore: false });
       expect(all.held && all.events.map((e) => e.id)).toEqual(ids);
@@ -165,28 +176,45 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       const { bus, history } = await open({ maxEvents: 5 });
       const projectId = newProject();
       const ids: string[] = [];
-      for (let i = 0; i < 8; i++) ids.push((await bus.publish(task(projectId, `t${i}`, 'planning'))).id);
+      for (let i = 0; i < 8; i++)
+        ids.push((await bus.publish(task(projectId, `t${i}`, 'planning'))).id);
       // ids[0..2] were trimmed: resuming after ids[2] still misses nothing.
       const fromLastTrimmed = await history.readAfter({ projectId }, ids[2], 100);
       expect(fromLastTrimmed.held && fromLastTrimmed.events.map((e) => e.id)).toEqual(ids.slice(3));
       expect(await history.readAfter({ projectId }, ids[1], 100)).toEqual({ held: false });
       expect(await history.readAfter({ projectId }, '0-0', 100)).toEqual({ held: false });
       const [ms] = ids[7].split('-');
-      expect(await history.readAfter({ projectId }, `${Number(ms) + 1000}-0`, 100)).toEqual({ held: false });
+      expect(await history.readAfter({ projectId }, `${Number(ms) + 1000}-0`, 100)).toEqual({
+        held: false,
+      });
       const between = `${ids[5].split('-')[0]}-${Number(ids[5].split('-')[1]) + 500}`;
       if (compareStreamIds(between, ids[6]) < 0) {
         expect(await history.readAfter({ projectId }, between, 100)).toEqual({ held: false });
       }
-      expect(await history.readAfter({ projectId: newProject() }, ids[3], 100)).toEqual({ held: false });
+      expect(await history.readAfter({ projectId: newProject() }, ids[3], 100)).toEqual({
+        held: false,
+      });
     });
 
     it('keeps the latest event per entity in a snapshot consistent with its position', async () => {
       const { bus, history } = await open();
       const projectId = newProject();
       await bus.publish(task(projectId, 't1', 'planning'));
-      await bus.publish({ type: 'task.status.changed', projectId, data: { taskId: 't1', from: 'planning', to: 'active' } });
-      await bus.publish({ type: 'subtask.unblocked', projectId, data: { subtaskId: 's1', taskId: 't1', unblockedBy: 's0' } });
-      await bus.publish({ type: 'agent.run.log', projectId, data: { runId: 'r1', line: 'hi', lineNumber: 1 } });
+      await bus.publish({
+        type: 'task.status.changed',
+        projectId,
+        data: { taskId: 't1', from: 'planning', to: 'active' },
+      });
+      await bus.publish({
+        type: 'subtask.unblocked',
+        projectId,
+        data: { subtaskId: 's1', taskId: 't1', unblockedBy: 's0' },
+      });
+      await bus.publish({
+        type: 'agent.run.log',
+        projectId,
+        data: { runId: 'r1', line: 'hi', lineNumber: 1 },
+      });
       const sample = await bus.publish({
         type: 'system.resource.sampled',
         projectId,
@@ -213,7 +241,11 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       const projectId = newProject();
       const logs: string[] = [];
       for (let i = 1; i <= 4; i++) {
-        const e = await bus.publish({ type: 'agent.run.log', projectId, data: { runId: 'r1', line: `line ${i}`, lineNumber: i } });
+        const e = await bus.publish({
+          type: 'agent.run.log',
+          projectId,
+          data: { runId: 'r1', line: `line ${i}`, lineNumber: i },
+        });
         logs.push(e.id);
       }
       expect((await history.readLatest({ projectId }, 10)).events).toEqual([]);
@@ -223,7 +255,9 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
         'line 3',
         'line 4',
       ]);
-      expect(await history.readAfter({ projectId, runId: 'r1' }, '0-0', 10)).toEqual({ held: false });
+      expect(await history.readAfter({ projectId, runId: 'r1' }, '0-0', 10)).toEqual({
+        held: false,
+      });
     });
 
     it('listens to a project only while it has subscribers', async () => {

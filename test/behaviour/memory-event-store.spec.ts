@@ -1,6 +1,6 @@
-import { MemoryEventBus } from '../../src/events/memory/memory-event-bus';
-import { MemoryEventHistory } from '../../src/history/memory/memory-event-history';
-import { describeEventStore } from './event-store.behaviour';
+import { MemoryEventBus } from '../../src/events/memory/memory-event-bus.js';
+import { MemoryEventHistory } from '../../src/history/memory/memory-event-history.js';
+import { describeEventStore } from './event-store.behaviour.js';
 
 describeEventStore('in-memory', (limits) => {
   const history = new MemoryEventHistory(limits);

@@ -1,9 +1,9 @@
-import { RedisEventBus } from '../../src/events/redis/redis-event-bus';
-import { RedisEventHistory } from '../../src/history/redis/redis-event-history';
-import { RedisConnections } from '../../src/redis/redis-connections';
-import { RedisKeys } from '../../src/redis/keys';
-import { RedisServer } from '../support/redis-server';
-import { describeEventStore } from './event-store.behaviour';
+import { RedisEventBus } from '../../src/events/redis/redis-event-bus.js';
+import { RedisEventHistory } from '../../src/history/redis/redis-event-history.js';
+import { RedisConnections } from '../../src/redis/redis-connections.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { RedisServer } from '../support/redis-server.js';
+import { describeEventStore } from './event-store.behaviour.js';
 
 let redis: RedisServer;
 let prefixSeq = 0;
@@ -19,8 +19,15 @@ describeEventStore('redis', async (limits) => {
   const connections = new RedisConnections({ url: redis.url });
   await connections.connect();
   const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
-  const history = new RedisEventHistory(connections.command, { keys, limits, sharded: connections.sharded });
-  const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: connections.sharded });
+  const history = new RedisEventHistory(connections.command, {
+    keys,
+    limits,
+    sharded: connections.sharded,
+  });
+  const bus = new RedisEventBus(history, connections.subscriber, {
+    keys,
+    sharded: connections.sharded,
+  });
   return { bus, history, close: () => connections.close() };
 });
 
@@ -57,7 +64,11 @@ describe('redis event bus specifics', () => {
     const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: true });
     await own.stop();
     await expect(
-      bus.publish({ type: 'task.status.changed', projectId: 'p1', data: { taskId: 't', from: null, to: 'done' } }),
+      bus.publish({
+        type: 'task.status.changed',
+        projectId: 'p1',
+        data: { taskId: 't', from: null, to: 'done' },
+      }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await connections.close();
   });

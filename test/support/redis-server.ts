@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort } from './free-port';
+import { freePort } from './free-port.js';
 
 /**
  * A private `redis-server` on a free port, owned by one test file: nothing is

@@ -33,7 +33,8 @@ export class AgentsService {
 
   async startRun(projectId: string, start: StartRun): Promise<Run> {
     const runId = start.runId ?? shortId('run');
-    if (this.runs.has(key(projectId, runId))) throw new GatewayError('CONFLICT', `run ${runId} exists`);
+    if (this.runs.has(key(projectId, runId)))
+      throw new GatewayError('CONFLICT', `run ${runId} exists`);
     const agentKey = key(projectId, start.agentId);
     const previous = this.agents.get(agentKey);
     if (previous === 'busy') throw new GatewayError('CONFLICT', `agent ${start.agentId} is busy`);
@@ -41,7 +42,11 @@ export class AgentsService {
       {
         type: 'agent.status.changed',
         projectId,
-        data: { agentId: start.agentId, status: 'busy', ...(previous ? { previousStatus: previous } : {}) },
+        data: {
+          agentId: start.agentId,
+          status: 'busy',
+          ...(previous ? { previousStatus: previous } : {}),
+        },
       },
       {
         type: 'agent.run.started',
@@ -61,7 +66,12 @@ export class AgentsService {
     return run;
   }
 
-  async log(projectId: string, runId: string, line: string, level?: 'debug' | 'info' | 'warn' | 'error'): Promise<number> {
+  async log(
+    projectId: string,
+    runId: string,
+    line: string,
+    level?: 'debug' | 'info' | 'warn' | 'error',
+  ): Promise<number> {
     const run = this.run(projectId, runId);
     const lineNumber = run.lines + 1;
     await this.bus.publish({
@@ -79,9 +89,18 @@ export class AgentsService {
       {
         type: 'agent.run.completed',
         projectId,
-        data: { runId, agentId: run.agentId, durationMs: Date.now() - run.startedAt, ...(prUrl ? { prUrl } : {}) },
+        data: {
+          runId,
+          agentId: run.agentId,
+          durationMs: Date.now() - run.startedAt,
+          ...(prUrl ? { prUrl } : {}),
+        },
       },
-      { type: 'agent.status.changed', projectId, data: { agentId: run.agentId, status: 'idle', previousStatus: 'busy' } },
+      {
+        type: 'agent.status.changed',
+        projectId,
+        data: { agentId: run.agentId, status: 'idle', previousStatus: 'busy' },
+      },
     ]);
     this.end(projectId, run, 'idle');
   }
@@ -90,8 +109,16 @@ export class AgentsService {
     const run = this.run(projectId, runId);
     const status: AgentStatus = willRetry ? 'idle' : 'error';
     await this.bus.publishMany([
-      { type: 'agent.run.failed', projectId, data: { runId, agentId: run.agentId, error, willRetry } },
-      { type: 'agent.status.changed', projectId, data: { agentId: run.agentId, status, previousStatus: 'busy' } },
+      {
+        type: 'agent.run.failed',
+        projectId,
+        data: { runId, agentId: run.agentId, error, willRetry },
+      },
+      {
+        type: 'agent.status.changed',
+        projectId,
+        data: { agentId: run.agentId, status, previousStatus: 'busy' },
+      },
     ]);
     this.end(projectId, run, status);
   }

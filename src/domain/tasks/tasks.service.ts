@@ -33,7 +33,11 @@ export class TasksService {
     const tasks = this.tasksOf(projectId);
     if (tasks.has(taskId)) throw new GatewayError('CONFLICT', `task ${taskId} exists`);
     const task: Task = { id: taskId, status: 'planning', subtasks: new Map() };
-    await this.bus.publish({ type: 'task.status.changed', projectId, data: { taskId, from: null, to: 'planning' } });
+    await this.bus.publish({
+      type: 'task.status.changed',
+      projectId,
+      data: { taskId, from: null, to: 'planning' },
+    });
     tasks.set(taskId, task);
     return task;
   }
@@ -43,15 +47,26 @@ export class TasksService {
     if (!canMoveTask(task.status, to)) {
       throw new GatewayError('CONFLICT', `task ${taskId} cannot go from ${task.status} to ${to}`);
     }
-    await this.bus.publish({ type: 'task.status.changed', projectId, data: { taskId, from: task.status, to } });
+    await this.bus.publish({
+      type: 'task.status.changed',
+      projectId,
+      data: { taskId, from: task.status, to },
+    });
     task.status = to;
   }
 
-  async addSubtask(projectId: string, taskId: string, subtaskId: string, dependsOn: string[] = []): Promise<Subtask> {
+  async addSubtask(
+    projectId: string,
+    taskId: string,
+    subtaskId: string,
+    dependsOn: string[] = [],
+  ): Promise<Subtask> {
     const task = this.task(projectId, taskId);
-    if (task.subtasks.has(subtaskId)) throw new GatewayError('CONFLICT', `subtask ${subtaskId} exists`);
+    if (task.subtasks.has(subtaskId))
+      throw new GatewayError('CONFLICT', `subtask ${subtaskId} exists`);
     for (const dep of dependsOn) {
-      if (!task.subtasks.has(dep)) throw new GatewayError('NOT_FOUND', `dependency ${dep} is not a subtask of ${taskId}`);
+      if (!task.subtasks.has(dep))
+        throw new GatewayError('NOT_FOUND', `dependency ${dep} is not a subtask of ${taskId}`);
     }
     const pendingDeps = dependsOn.filter((d) => task.subtasks.get(d)?.status !== 'merged');
     const status: SubtaskStatus = pendingDeps.length > 0 ? 'blocked' : 'ready';
@@ -66,15 +81,27 @@ export class TasksService {
   }
 
   /** Moves a subtask; merging it unblocks the subtasks waiting only on it. */
-  async moveSubtask(projectId: string, taskId: string, subtaskId: string, to: SubtaskStatus): Promise<void> {
+  async moveSubtask(
+    projectId: string,
+    taskId: string,
+    subtaskId: string,
+    to: SubtaskStatus,
+  ): Promise<void> {
     const task = this.task(projectId, taskId);
     const subtask = task.subtasks.get(subtaskId);
     if (!subtask) throw new GatewayError('NOT_FOUND', `no subtask ${subtaskId} in task ${taskId}`);
     if (!canMoveSubtask(subtask.status, to)) {
-      throw new GatewayError('CONFLICT', `subtask ${subtaskId} cannot go from ${subtask.status} to ${to}`);
+      throw new GatewayError(
+        'CONFLICT',
+        `subtask ${subtaskId} cannot go from ${subtask.status} to ${to}`,
+      );
     }
     const events: PublishInput[] = [
-      { type: 'subtask.status.changed', projectId, data: { subtaskId, taskId, from: subtask.status, to } },
+      {
+        type: 'subtask.status.changed',
+        projectId,
+        data: { subtaskId, taskId, from: subtask.status, to },
+      },
     ];
     const unblocked: Subtask[] = [];
     if (to === 'merged') {
@@ -83,8 +110,16 @@ export class TasksService {
         if (other.dependsOn.size === 1) {
           unblocked.push(other);
           events.push(
-            { type: 'subtask.unblocked', projectId, data: { subtaskId: other.id, taskId, unblockedBy: subtaskId } },
-            { type: 'subtask.status.changed', projectId, data: { subtaskId: other.id, taskId, from: 'blocked', to: 'ready' } },
+            {
+              type: 'subtask.unblocked',
+              projectId,
+              data: { subtaskId: other.id, taskId, unblockedBy: subtaskId },
+            },
+            {
+              type: 'subtask.status.changed',
+              projectId,
+              data: { subtaskId: other.id, taskId, from: 'blocked', to: 'ready' },
+            },
           );
         }
       }
@@ -97,11 +132,19 @@ export class TasksService {
     }
   }
 
-  listTasks(projectId: string): { id: string; status: TaskStatus; subtasks: { id: string; status: SubtaskStatus; dependsOn: string[] }[] }[] {
+  listTasks(projectId: string): {
+    id: string;
+    status: TaskStatus;
+    subtasks: { id: string; status: SubtaskStatus; dependsOn: string[] }[];
+  }[] {
     return [...this.tasksOf(projectId).values()].map((t) => ({
       id: t.id,
       status: t.status,
-      subtasks: [...t.subtasks.values()].map((s) => ({ id: s.id, status: s.status, dependsOn: [...s.dependsOn] })),
+      subtasks: [...t.subtasks.values()].map((s) => ({
+        id: s.id,
+        status: s.status,
+        dependsOn: [...s.dependsOn],
+      })),
     }));
   }
 

@@ -32,7 +32,9 @@ export class RedisEventBus extends BaseEventBus {
   protected async listen(projectId: string): Promise<void> {
     const channel = this.busOptions.keys.live(projectId);
     await withRedis(() =>
-      this.busOptions.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel),
+      this.busOptions.sharded
+        ? this.subscriber.ssubscribe(channel)
+        : this.subscriber.subscribe(channel),
     );
   }
 

@@ -1,4 +1,12 @@
-import { ArrayMaxSize, IsArray, IsOptional, Matches, Validate, type ValidatorConstraintInterface, ValidatorConstraint } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsOptional,
+  Matches,
+  Validate,
+  type ValidatorConstraintInterface,
+  ValidatorConstraint,
+} from 'class-validator';
 import { ID_PATTERN, STREAM_ID_PATTERN } from '../../common/ids.js';
 import { isValidPattern } from '../../events/pattern.js';
 

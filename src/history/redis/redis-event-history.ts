@@ -64,18 +64,17 @@ export class RedisEventHistory implements EventHistory {
       bodies.push(body);
       args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0');
     }
-    const ids = (await withRedis(() => APPEND_SCRIPT.run(this.client, redisKeys, args))) as string[];
-    return events.map(
-      (event, i) =>
-        ({
-          id: ids[i],
-          type: event.type,
-          projectId,
-          occurredAt: event.occurredAt,
-          source: event.source,
-          data: event.data,
-        }) as EventEnvelope,
-    );
+    const ids = (await withRedis(() =>
+      APPEND_SCRIPT.run(this.client, redisKeys, args),
+    )) as string[];
+    return events.map((event, i) => ({
+      id: ids[i],
+      type: event.type,
+      projectId,
+      occurredAt: event.occurredAt,
+      source: event.source,
+      data: event.data,
+    }));
   }
 
   async readAfter(ref: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {
@@ -125,11 +124,13 @@ export class RedisEventHistory implements EventHistory {
 
   private streamKey(ref: StreamRef): string {
     const { keys } = this.options;
-    return ref.runId === undefined ? keys.events(ref.projectId) : keys.logs(ref.projectId, ref.runId);
+    return ref.runId === undefined
+      ? keys.events(ref.projectId)
+      : keys.logs(ref.projectId, ref.runId);
   }
 }
 
 /** Stored entries are envelopes without their id (the id is the entry's). */
 function withId(id: string, body: string): EventEnvelope {
-  return { id, ...(JSON.parse(body) as Omit<EventEnvelope, 'id'>) } as EventEnvelope;
+  return { id, ...(JSON.parse(body) as Omit<EventEnvelope, 'id'>) };
 }

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './tokens.js';
+
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+
+/**
+ * One gateway replica as a real process (`node dist/main.js`), on a free port.
+ * Tests may kill it; its log lines are kept for assertions and failures.
+ */
+export class GatewayProcess {
+  readonly logs: string[] = [];
+  private exited: Promise<number | null>;
+
+  private constructor(
+    readonly port: number,
+    readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(env: Record<string, string> = {}): Promise<GatewayProcess> {
+    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: TEST_SECRET,
+        JWT_AUDIENCE: TEST_AUDIENCE,
+        JWT_ISSUER: TEST_ISSUER,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const gateway = new GatewayProcess(port, child);
+    await gateway.waitUntilListening();
+    return gateway;
+  }
+
+  private waitUntilListening(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let buffered = '';
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString();
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          this.logs.push(line);
+          if (line.includes('"msg":"listening"')) resolve();
+        }
+      };
+      this.child.stdout!.on('data', onData);
+      this.child.stderr!.on('data', (chunk: Buffer) => this.logs.push(chunk.toString()));
+      void this.exited.then((code) =>
+        reject(new Error(`gateway exited with ${code} before listening:\n${this.logs.join('\n')}`)),
+      );
+    });
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Runs the built gateway with `env` and resolves with its exit code and output (for boot failures). */
+export function runGatewayToExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}

@@ -1,0 +1,108 @@
+import { io, type Socket } from 'socket.io-client';
+import type { EventEnvelope } from '../../src/events/envelope.js';
+
+export interface Ack {
+  ok: boolean;
+  error?: { code: string; message: string };
+  projectId?: string;
+  position?: string;
+  replayed?: number;
+  snapshot?: Record<string, EventEnvelope>;
+  resync?: boolean;
+}
+
+/**
+ * A real socket.io-client viewer that records every `events` frame and lets a
+ * test wait for a condition instead of sleeping.
+ */
+export class Viewer {
+  readonly events: EventEnvelope[] = [];
+  readonly frames: EventEnvelope[][] = [];
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.on('events', (events: EventEnvelope[]) => {
+      this.frames.push(events);
+      this.events.push(...events);
+      this.notify();
+    });
+  }
+
+  static connect(
+    url: string,
+    tokenValue: string | undefined,
+    extra: { origin?: string } = {},
+  ): Promise<Viewer> {
+    const socket = io(url, {
+      auth: tokenValue === undefined ? {} : { token: tokenValue },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      ...(extra.origin ? { extraHeaders: { Origin: extra.origin } } : {}),
+    });
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(new Viewer(socket)));
+      socket.once('connect_error', (err) => {
+        socket.close();
+        reject(err);
+      });
+    });
+  }
+
+  emit(event: string, payload: unknown): Promise<Ack> {
+    return this.socket.timeout(10_000).emitWithAck(event, payload) as Promise<Ack>;
+  }
+
+  subscribe(payload: Record<string, unknown>): Promise<Ack> {
+    return this.emit('subscribe', payload);
+  }
+
+  /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs`. */
+  async until(
+    predicate: (events: EventEnvelope[]) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<EventEnvelope[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.events)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; received ${this.events.length} events`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.events;
+  }
+
+  untilCount(n: number, timeoutMs?: number): Promise<EventEnvelope[]> {
+    return this.until((e) => e.length >= n, timeoutMs);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+}
+
+/** Connect expecting refusal; resolves with the connect_error. */
+export function connectRefused(
+  url: string,
+  tokenValue: string | undefined,
+  extra: { origin?: string } = {},
+): Promise<Error & { data?: { code: string; message: string } }> {
+  return Viewer.connect(url, tokenValue, extra).then(
+    (v) => {
+      v.close();
+      throw new Error('connection was accepted');
+    },
+    (err: Error & { data?: { code: string; message: string } }) => err,
+  );
+}
