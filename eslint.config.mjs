@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'artifacts/**', 'src/demo/public/**'] },
@@ -34,12 +35,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { projectService: false, project: null },
-      globals: {
-        module: 'writable',
-        require: 'readonly',
-        process: 'readonly',
-        console: 'readonly',
-      },
+      globals: { ...globals.node },
     },
   },
   prettier,
