@@ -55,6 +55,7 @@ function startProcess(cmd, argv, env, readyText) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (c) => (out += c.toString()));
+    child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
   });
 }
@@ -117,7 +118,17 @@ async function runScenario(name, startReplica, redisUrl) {
   }
   await Promise.all(inflight);
   const publishSeconds = (Date.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, 2000)); // let the last events arrive
+  // Wait until the viewers hold every expected delivery, or give up after 5 s
+  // (what is missing then is reported as lost).
+  const expectedDeliveries = PROJECTS.reduce(
+    (sum, p, i) => sum + sent[p].length * Math.ceil((VIEWERS - i) / PROJECTS.length),
+    0,
+  );
+  await new Promise((resolve) => {
+    const deadline = setTimeout(resolve, 5000);
+    load.on('message', (m) => m.type === 'complete' && (clearTimeout(deadline), resolve()));
+    load.send({ type: 'expect', total: expectedDeliveries });
+  });
   const after = [...replicas.map((r) => cpuAndRss(r.child.pid)), cpuAndRss(load.pid)];
   const report = await new Promise((resolve) => {
     load.on('message', (m) => m.type === 'report' && resolve(m));
@@ -183,16 +194,17 @@ const baseline = async (port, redisUrl) => {
 };
 
 const redisPort = await freePort();
-const redis = spawn(
+const redis = await startProcess(
   'redis-server',
   ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: 'ignore' },
-);
-redis.on('error', () => {
-  console.error('redis-server is not installed: apt-get update && apt-get install -y redis-server');
+  {},
+  'Ready to accept connections',
+).catch((err) => {
+  console.error(
+    `redis-server did not start (apt-get update && apt-get install -y redis-server): ${err.message}`,
+  );
   process.exit(1);
 });
-await new Promise((r) => setTimeout(r, 300));
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
 console.log(

@@ -7,6 +7,8 @@ const { urls, viewers, projects, token } = JSON.parse(process.argv[2]);
 const seen = [];
 const latencies = [];
 let received = 0;
+/** Deliveries the publisher expects; `complete` is sent when they are all in. */
+let expected = -1;
 let duplicates = 0;
 const sockets = [];
 
@@ -27,7 +29,7 @@ await Promise.all(
         socket.on('events', (events) => {
           const now = Date.now();
           for (const e of events) {
-            received++;
+            if (++received === expected) process.send({ type: 'complete' });
             const key = e.data.taskId;
             if (mine.has(key)) duplicates++;
             mine.add(key);
@@ -47,9 +49,12 @@ await Promise.all(
 process.send({ type: 'ready' });
 
 process.on('message', (msg) => {
+  if (msg.type === 'expect') {
+    expected = msg.total;
+    if (received >= expected) process.send({ type: 'complete' });
+    return;
+  }
   if (msg.type !== 'report') return;
-  const perProject = {};
-  for (const v of seen) perProject[v.projectId] = (perProject[v.projectId] ?? 0) + 1;
   process.send({
     type: 'report',
     received,

@@ -3,15 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
-import { HttpErrorFilter, toGatewayError } from './api/http-exception.filter.js';
+import { HttpErrorFilter, sendHttpError } from './api/http-exception.filter.js';
 import { signDevToken } from './auth/dev-token.js';
 import { JsonLogger } from './common/json-logger.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { DEMO_PROJECTS } from './demo/simulator.js';
 import { GatewayIoAdapter } from './gateway/socket-io.adapter.js';
 import { Lifecycle } from './ops/lifecycle.js';
-import { REDIS_CONNECTIONS } from './redis/redis.module.js';
-import type { RedisConnections } from './redis/redis-connections.js';
 
 /** Largest HTTP body: 100 events of a few KiB each. */
 const MAX_BODY = '1mb';
@@ -42,16 +40,14 @@ async function bootstrap(): Promise<void> {
   // Body parser failures get the same coded body as everything else.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
-    const error = toGatewayError(err);
-    res.status(error.httpStatus).json({ error: error.toBody() });
+    sendHttpError(res, err);
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.enableCors({ origin: config.corsOrigins, credentials: false });
   app.enableShutdownHooks();
 
-  const redis = app.get<RedisConnections | null>(REDIS_CONNECTIONS);
   const ioAdapter = new GatewayIoAdapter(app, config, logger);
-  await ioAdapter.connect(redis?.sharded ?? false);
+  await ioAdapter.connect();
   app.useWebSocketAdapter(ioAdapter);
 
   const lifecycle = app.get(Lifecycle);

@@ -19,15 +19,21 @@ export class HttpErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: JsonLogger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    const error = toGatewayError(exception);
+    const error = sendHttpError(host.switchToHttp().getResponse<Response>(), exception);
     if (error.code === 'INTERNAL') {
       this.logger.event('error', 'request failed', { error: exception });
     }
-    if (error.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(error.retryAfterSeconds));
-    res.status(error.httpStatus).json({ error: error.toBody() });
   }
+}
+
+/** Writes `{ error: { code, message, details? } }` with its status (and Retry-After). */
+export function sendHttpError(res: Response, exception: unknown): GatewayError {
+  const error = toGatewayError(exception);
+  if (error.retryAfterSeconds !== undefined) {
+    res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  }
+  res.status(error.httpStatus).json({ error: error.toBody() });
+  return error;
 }
 
 export function toGatewayError(exception: unknown): GatewayError {

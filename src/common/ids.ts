@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /** Every project, run and `...Id` value; also keeps ids safe inside Redis keys. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** A Redis stream id, `<ms>-<seq>`. */
@@ -26,8 +28,7 @@ function splitId(id: string): [bigint, bigint] {
   return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))];
 }
 
-/** The id that follows `id` within the same millisecond (exclusive ranges). */
-export function nextStreamId(id: string): string {
-  const [ms, seq] = splitId(id);
-  return `${ms}-${seq + 1n}`;
+/** A fresh readable id such as `run-1a2b3c4d`, for entities created without one. */
+export function shortId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
 }

@@ -23,9 +23,9 @@ import {
   LogLineDto,
   MoveSubtaskDto,
   MoveTaskDto,
-  ResourceSampleDto,
   StartRunDto,
 } from './dto.js';
+import { SystemResourceSampled } from '../events/payloads.js';
 import { ResourcesService } from './resources/resources.service.js';
 import { TasksService } from './tasks/tasks.service.js';
 
@@ -172,7 +172,7 @@ export class DomainController {
   @Post('resources/samples')
   @HttpCode(202)
   async sample(@Req() req: AuthedRequest, @Param('projectId') p: string, @Body() body: unknown) {
-    const dto = validateDto(ResourceSampleDto, body, 'body');
+    const dto = validateDto(SystemResourceSampled, body, 'body');
     const e = await this.resources.record(requireProject(req.principal, p, PUBLISH), { ...dto });
     return { id: e.id };
   }

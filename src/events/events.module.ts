@@ -42,7 +42,6 @@ import { RedisEventBus } from './redis/redis-event-bus.js';
           return new RedisEventBus(history, redis.subscriber, {
             ...options,
             keys,
-            sharded: redis.sharded,
             onBadMessage: (channel, error) =>
               logger.event('error', 'bad live message', { channel, error }),
           });

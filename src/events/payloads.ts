@@ -34,13 +34,14 @@ export const SUBTASK_STATUSES = [
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
 /** Host names end up in entity keys: keep them printable and short. */
-const HOST_PATTERN = /^[A-Za-z0-9_.:-]{1,255}$/;
-const MAX_LOG_LINE_BYTES = 8 * 1024;
+export const HOST_PATTERN = /^[A-Za-z0-9_.:-]{1,255}$/;
+export const MAX_LOG_LINE_BYTES = 8 * 1024;
 
-const IsId = () => Matches(ID_PATTERN, { message: '$property must match ^[A-Za-z0-9_-]{1,64}$' });
+export const IsId = (options: { each?: boolean } = {}) =>
+  Matches(ID_PATTERN, { message: '$property must match ^[A-Za-z0-9_-]{1,64}$', ...options });
 
 /** Byte length, not character count: a log line's limit is about wire size. */
-function MaxBytes(limit: number) {
+export function MaxBytes(limit: number) {
   return (target: object, propertyName: string) =>
     registerDecorator({
       name: 'maxBytes',

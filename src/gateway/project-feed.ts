@@ -9,6 +9,14 @@ export interface RoomEmitter {
   roomSize(room: string): number;
 }
 
+/** Metrics hooks: per group written, and once per batch. */
+export interface FeedObserver {
+  /** `events` were written to `members` viewers. */
+  delivered(events: EventEnvelope[], members: number): void;
+  /** A batch left this replica (once, whatever the number of groups). */
+  emitted(events: EventEnvelope[]): void;
+}
+
 /**
  * A viewer's live events while it catches up from history, kept until it
  * joins its room. Once armed, it goes live as soon as the feed has received an
@@ -58,10 +66,7 @@ export class ProjectFeed {
     private readonly emitter: RoomEmitter,
     private readonly batchWindowMs: number,
     subscribe: (feed: ProjectFeed) => Promise<BusSubscription>,
-    private readonly onFlushed: (
-      group: { room: string; members: number },
-      events: EventEnvelope[],
-    ) => void,
+    private readonly observer: FeedObserver,
   ) {
     this.ready = subscribe(this).then((s) => {
       this.busSubscription = s;
@@ -75,8 +80,9 @@ export class ProjectFeed {
     this.pending.push(event);
     for (const buffer of this.catchingUp) {
       buffer.events.push(event);
-      if (buffer.armed && compareStreamIds(event.id, buffer.armed.threshold) >= 0)
-        this.handOver(buffer);
+      if (buffer.armed && compareStreamIds(event.id, buffer.armed.threshold) >= 0) {
+        buffer.armed.join(this.goLive(buffer));
+      }
     }
     if (this.timer) return;
     this.timer = setTimeout(() => this.flush(), this.batchWindowMs);
@@ -95,12 +101,12 @@ export class ProjectFeed {
 
   /**
    * A viewer's history is read: returns what to send it right after its ack
-   * (history after `position`, then buffered live events after that, filtered).
-   * If the feed has already received the event at `threshold`, the viewer
-   * joins its room at once (`join` is called synchronously, after pending
-   * events went to the current members); otherwise it keeps buffering and
-   * joins when that event arrives, so an event published before the read but
-   * received after it is never sent twice.
+   * (history after `position`, then buffered live events after that, filtered)
+   * and, if the feed has already received the event at `threshold`, the room
+   * to join once those are sent. Otherwise `room` is null: the viewer keeps
+   * buffering, and the feed sends what arrives and calls `join` when that event
+   * comes, so an event published before the read but received after it is
+   * never sent twice.
    */
   catchUp(
     buffer: CatchUpBuffer,
@@ -110,42 +116,28 @@ export class ProjectFeed {
     threshold: string,
     send: (events: EventEnvelope[]) => void,
     join: (room: string) => void,
-  ): EventEnvelope[] {
-    let last = position;
-    const out: EventEnvelope[] = [];
-    for (const event of [...history, ...buffer.events]) {
-      if (compareStreamIds(event.id, last) <= 0) continue;
-      last = event.id;
-      if (event.type !== LOG_TYPE && filter.matches(event.type)) out.push(event);
-    }
+  ): { events: EventEnvelope[]; room: string | null } {
+    const { events, last } = after([...history, ...buffer.events], position, filter);
     buffer.events = [];
     buffer.armed = { filter, deliveredUpTo: last, threshold, send, join };
-    if (compareStreamIds(this.lastReceivedId, threshold) >= 0) this.goLive(buffer, false);
-    return out;
+    const room = compareStreamIds(this.lastReceivedId, threshold) >= 0 ? this.goLive(buffer) : null;
+    return { events, room };
   }
 
-  private handOver(buffer: CatchUpBuffer): void {
-    this.goLive(buffer, true);
-  }
-
-  private goLive(buffer: CatchUpBuffer, sendBuffered: boolean): void {
+  /**
+   * Moves an armed viewer to its room: whatever it buffered since its catch-up
+   * goes out first, pending events go to the current members (this viewer has
+   * them already), then it counts as a member. Returns the room to join.
+   */
+  private goLive(buffer: CatchUpBuffer): string {
     const armed = buffer.armed!;
     this.catchingUp.delete(buffer);
-    if (sendBuffered) {
-      const out: EventEnvelope[] = [];
-      let last = armed.deliveredUpTo;
-      for (const event of buffer.events) {
-        if (compareStreamIds(event.id, last) <= 0) continue;
-        last = event.id;
-        if (armed.filter.matches(event.type)) out.push(event);
-      }
-      if (out.length > 0) armed.send(out);
-    }
-    // Pending events go to the current members; this viewer has them already.
+    const { events } = after(buffer.events, armed.deliveredUpTo, armed.filter);
+    if (events.length > 0) armed.send(events);
     this.flush();
     const group = this.group(armed.filter);
     group.members++;
-    armed.join(group.room);
+    return group.room;
   }
 
   /** A live viewer leaves its group (the socket leaves the room itself). */
@@ -156,7 +148,7 @@ export class ProjectFeed {
     if (group.members <= 0) this.groups.delete(filterKey);
   }
 
-  roomFor(filter: TypeFilter): string {
+  private roomFor(filter: TypeFilter): string {
     return filter.matchesAll
       ? `project:${this.projectId}`
       : `project:${this.projectId}|${filter.key}`;
@@ -176,8 +168,9 @@ export class ProjectFeed {
         : batch.filter((e) => group.filter.matches(e.type));
       if (events.length === 0) continue;
       this.emitter.emitToRoom(group.room, events);
-      this.onFlushed({ room: group.room, members: this.emitter.roomSize(group.room) }, events);
+      this.observer.delivered(events, this.emitter.roomSize(group.room));
     }
+    this.observer.emitted(batch);
   }
 
   close(): void {
@@ -196,4 +189,20 @@ export class ProjectFeed {
     }
     return group;
   }
+}
+
+/** The events after `from` (id order, each once), those `filter` accepts, and the last id seen. */
+function after(
+  events: EventEnvelope[],
+  from: string,
+  filter: TypeFilter,
+): { events: EventEnvelope[]; last: string } {
+  let last = from;
+  const out: EventEnvelope[] = [];
+  for (const event of events) {
+    if (compareStreamIds(event.id, last) <= 0) continue;
+    last = event.id;
+    if (event.type !== LOG_TYPE && filter.matches(event.type)) out.push(event);
+  }
+  return { events: out, last };
 }

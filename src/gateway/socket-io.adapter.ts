@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createShardedAdapter, createAdapter } from '@socket.io/redis-adapter';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { IncomingMessage } from 'node:http';
 import { createClient, type RedisClientType } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
@@ -31,7 +31,7 @@ export class GatewayIoAdapter extends IoAdapter {
   }
 
   /** Connects the adapter's Redis pair; call before `app.listen`. */
-  async connect(sharded: boolean): Promise<void> {
+  async connect(): Promise<void> {
     if (!this.gatewayConfig.redisUrl) return;
     const pub = createClient({ url: this.gatewayConfig.redisUrl }) as RedisClientType;
     const sub = pub.duplicate();
@@ -46,9 +46,7 @@ export class GatewayIoAdapter extends IoAdapter {
     await Promise.all([pub.connect(), sub.connect()]);
     this.clients = [pub, sub];
     const key = `${this.gatewayConfig.redisKeyPrefix}-sio`;
-    this.adapterFactory = sharded
-      ? createShardedAdapter(pub, sub, { channelPrefix: key })
-      : (createAdapter(pub, sub, { key }) as unknown as ReturnType<typeof createShardedAdapter>);
+    this.adapterFactory = createShardedAdapter(pub, sub, { channelPrefix: key });
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {

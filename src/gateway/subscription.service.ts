@@ -102,7 +102,6 @@ export class SubscriptionService {
         'subscription was replaced or cancelled while starting',
       );
     }
-    let joined: string | null = null;
     const send = (events: EventEnvelope[]) => {
       for (let i = 0; i < events.length; i += 500) socket.emit('events', events.slice(i, i + 500));
     };
@@ -112,28 +111,24 @@ export class SubscriptionService {
       sub.room = room;
       void socket.join(room);
     };
-    // Everything from here to the sends is synchronous: no live event can slip in between.
-    const catchUp = feed.catchUp(
+    // From here to the join everything is synchronous: no live event can slip in between.
+    const { events, room } = feed.catchUp(
       sub.buffer,
       sub.filter,
       history,
       reply.position,
       threshold,
       send,
-      (room) => {
-        joined = room;
-      },
+      join,
     );
-    reply.replayed = catchUp.length;
+    reply.replayed = events.length;
     ack({ ok: true, ...reply });
-    send(catchUp);
-    if (joined !== null) join(joined);
-    else sub.buffer.armed!.join = join;
-    const sent = catchUp.length;
+    send(events);
+    if (room !== null) join(room);
     this.logger.event('debug', 'subscribed', {
       socket: socket.id,
       projectId: dto.projectId,
-      replayed: sent,
+      replayed: events.length,
       resync: reply.resync ?? false,
     });
   }
@@ -200,7 +195,18 @@ export class SubscriptionService {
       },
       this.config.batchWindowMs,
       (f) => this.bus.subscribe(projectId, '*', (event) => f.receive(event)),
-      (group, events) => this.recordFlush(group.members, events),
+      {
+        delivered: (events, members) => {
+          for (const event of events)
+            this.metrics.eventsDelivered.inc({ type: event.type }, members);
+        },
+        emitted: (events) => {
+          const now = Date.now();
+          for (const event of events) {
+            this.metrics.publishToEmit.observe((now - Date.parse(event.occurredAt)) / 1000);
+          }
+        },
+      },
     );
     const created = feed;
     // A feed whose live subscription failed must not be reused.
@@ -219,14 +225,6 @@ export class SubscriptionService {
     feed.ready
       .then(() => (feed.busSubscription ? this.bus.unsubscribe(feed.busSubscription) : undefined))
       .catch((error: unknown) => this.logger.event('warn', 'live unsubscribe failed', { error }));
-  }
-
-  private recordFlush(members: number, events: EventEnvelope[]): void {
-    const now = Date.now();
-    for (const event of events) {
-      this.metrics.eventsDelivered.inc({ type: event.type }, members);
-      this.metrics.publishToEmit.observe((now - Date.parse(event.occurredAt)) / 1000);
-    }
   }
 
   private subsOf(socketId: string): Map<string, ViewerSubscription> {

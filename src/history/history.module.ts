@@ -19,7 +19,6 @@ import { RedisEventHistory } from './redis/redis-event-history.js';
           ? new RedisEventHistory(redis.command, {
               keys,
               limits: config.history,
-              sharded: redis.sharded,
             })
           : new MemoryEventHistory(config.history),
     },

@@ -7,10 +7,7 @@ export type RedisCommandClient = Redis | Cluster;
 export class LuaScript {
   private readonly sha: string;
 
-  constructor(
-    readonly name: string,
-    private readonly source: string,
-  ) {
+  constructor(private readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 

@@ -17,8 +17,6 @@ export interface RedisConnectionOptions {
 export class RedisConnections {
   readonly command: Redis;
   readonly subscriber: Redis;
-  /** Redis 7 or later: sharded pub/sub (SPUBLISH / SSUBSCRIBE) is used. */
-  sharded = false;
   version = '';
 
   constructor(private readonly options: RedisConnectionOptions) {
@@ -46,7 +44,11 @@ export class RedisConnections {
     return client;
   }
 
-  /** Connects both and learns the server version; rejects if Redis is unreachable or older than 7. */
+  /**
+   * Connects both and checks the server version. Redis 7 is required (stream
+   * max-deleted-entry-id, sharded pub/sub), so every caller can use SPUBLISH /
+   * SSUBSCRIBE without a fallback.
+   */
   async connect(): Promise<void> {
     await Promise.all([this.command.connect(), this.subscriber.connect()]);
     const info = await this.command.info('server');
@@ -57,7 +59,6 @@ export class RedisConnections {
         `Redis ${this.version} is too old: streams need max-deleted-entry-id (Redis 7.0 or later)`,
       );
     }
-    this.sharded = true;
   }
 
   isReady(): boolean {

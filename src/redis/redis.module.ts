@@ -37,10 +37,7 @@ class RedisShutdown implements OnApplicationShutdown {
           },
         });
         await connections.connect();
-        logger.event('info', 'redis connected', {
-          version: connections.version,
-          sharded: connections.sharded,
-        });
+        logger.event('info', 'redis connected', { version: connections.version });
         return connections;
       },
     },

@@ -53,27 +53,26 @@ end
  * so the live message and the snapshot carry exactly what readers will see.
  *
  * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams.
- * ARGV: 1 channel, 2 '1' for SPUBLISH, 3 max events, 4 max log lines,
- *       5 log ttl s, 6 ended ttl ms, 7 n, then per event:
+ * ARGV: 1 channel, 2 max events, 3 max log lines, 4 log ttl s,
+ *       5 ended ttl ms, 6 n, then per event:
  *       key index, body JSON, entity key ('' for none), '1' if it ends the entity.
  */
 export const APPEND_SCRIPT = new LuaScript(
-  'append',
   `${ID_HELPERS}
 local now = now_ms()
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[6])
 local ids = {}
 local fulls = {}
 for i = 0, n - 1 do
-  local base = 8 + i * 4
+  local base = 7 + i * 4
   local ki = tonumber(ARGV[base])
   local body = ARGV[base + 1]
   local entity = ARGV[base + 2]
-  local cap = ARGV[3]
-  if ki ~= 1 then cap = ARGV[4] end
+  local cap = ARGV[2]
+  if ki ~= 1 then cap = ARGV[3] end
   local id = redis.call('XADD', KEYS[ki], '*', 'e', body)
   trim(KEYS[ki], tonumber(cap))
-  if ki ~= 1 then redis.call('EXPIRE', KEYS[ki], ARGV[5]) end
+  if ki ~= 1 then redis.call('EXPIRE', KEYS[ki], ARGV[4]) end
   local full = '{"id":"' .. id .. '",' .. string.sub(body, 2)
   if entity ~= '' then
     redis.call('HSET', KEYS[2], entity, full)
@@ -86,13 +85,9 @@ for i = 0, n - 1 do
   ids[#ids + 1] = id
   fulls[#fulls + 1] = full
 end
-prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[6]), now)
+prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
 local message = '[' .. table.concat(fulls, ',') .. ']'
-if ARGV[2] == '1' then
-  redis.call('SPUBLISH', ARGV[1], message)
-else
-  redis.call('PUBLISH', ARGV[1], message)
-end
+redis.call('SPUBLISH', ARGV[1], message)
 return ids
 `,
 );
@@ -106,7 +101,6 @@ return ids
  * Returns {1, lastId, hasMore, id1, body1, id2, body2, ...} or {0}.
  */
 export const READ_AFTER_SCRIPT = new LuaScript(
-  'readAfter',
   `${ID_HELPERS}
 local since = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -142,7 +136,6 @@ return out
  * Returns {position, {key1, json1, key2, json2, ...}}.
  */
 export const SNAPSHOT_SCRIPT = new LuaScript(
-  'snapshot',
   `${ID_HELPERS}
 prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[1]), now_ms())
 local last = '0-0'

@@ -22,11 +22,9 @@ describeEventStore('redis', async (limits) => {
   const history = new RedisEventHistory(connections.command, {
     keys,
     limits,
-    sharded: connections.sharded,
   });
   const bus = new RedisEventBus(history, connections.subscriber, {
     keys,
-    sharded: connections.sharded,
   });
   return { bus, history, close: () => connections.close() };
 });
@@ -37,8 +35,8 @@ describe('redis event bus specifics', () => {
     await connections.connect();
     const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
     const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
-    const history = new RedisEventHistory(connections.command, { keys, limits, sharded: true });
-    const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: true });
+    const history = new RedisEventHistory(connections.command, { keys, limits });
+    const bus = new RedisEventBus(history, connections.subscriber, { keys });
     const admin = redis.client();
     const subscribers = async () =>
       ((await admin.call('PUBSUB', 'SHARDNUMSUB', keys.live('p1'))) as [string, number])[1];
@@ -60,8 +58,8 @@ describe('redis event bus specifics', () => {
     await connections.connect();
     const keys = new RedisKeys('gone');
     const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
-    const history = new RedisEventHistory(connections.command, { keys, limits, sharded: true });
-    const bus = new RedisEventBus(history, connections.subscriber, { keys, sharded: true });
+    const history = new RedisEventHistory(connections.command, { keys, limits });
+    const bus = new RedisEventBus(history, connections.subscriber, { keys });
     await own.stop();
     await expect(
       bus.publish({

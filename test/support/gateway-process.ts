@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -29,19 +30,14 @@ export class GatewayProcess {
   static async start(env: Record<string, string> = {}): Promise<GatewayProcess> {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        JWT_SECRET: TEST_SECRET,
-        JWT_AUDIENCE: TEST_AUDIENCE,
-        JWT_ISSUER: TEST_ISSUER,
-        LOG_LEVEL: 'info',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawnMain({
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_SECRET,
+      JWT_AUDIENCE: TEST_AUDIENCE,
+      JWT_ISSUER: TEST_ISSUER,
+      LOG_LEVEL: 'info',
+      ...env,
     });
     const gateway = new GatewayProcess(port, child);
     await gateway.waitUntilListening();
@@ -80,11 +76,7 @@ export function runGatewayToExit(
   env: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnMain(env);
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -93,5 +85,14 @@ export function runGatewayToExit(
       clearTimeout(timer);
       resolve({ code, output });
     });
+  });
+}
+
+/** `node dist/main.js` with exactly `env` (plus PATH): nothing leaks in from the test's environment. */
+function spawnMain(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -19,51 +19,40 @@ export class RedisServer {
   static async start(): Promise<RedisServer> {
     assertRedisInstalled();
     const port = await freePort();
-    const child = RedisServer.spawn(port);
-    const server = new RedisServer(port, child);
-    await server.waitUntilReady();
-    return server;
+    return new RedisServer(port, await RedisServer.spawnReady(port));
   }
 
-  private static spawn(port: number): ChildProcess {
-    return spawn(
+  /** Starts redis-server and resolves when it says it accepts connections. */
+  private static spawnReady(port: number): Promise<ChildProcess> {
+    const child = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
     );
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (!out.includes('Ready to accept connections')) return;
+        child.stdout.off('data', onData);
+        child.stdout.resume(); // keep draining its log so it never blocks
+        resolve(child);
+      };
+      child.stdout.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server on ${port} exited (${code}):\n${out}`)),
+      );
+    });
   }
 
   client(): Redis {
     return new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
   }
 
-  async waitUntilReady(): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = new Redis(this.port, '127.0.0.1', {
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-      });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
-
   /** Kills it (SIGKILL) and starts an empty one on the same port. */
   async restartEmpty(): Promise<void> {
     await this.stop();
-    this.process = RedisServer.spawn(this.port);
-    await this.waitUntilReady();
+    this.process = await RedisServer.spawnReady(this.port);
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '../../common/errors.js';
 import { EVENT_BUS, type EventBus } from '../../events/event-bus.port.js';
 import type { AgentStatus } from '../../events/payloads.js';
-import { shortId } from '../tasks/tasks.service.js';
+import { shortId } from '../../common/ids.js';
 
 interface Run {
   runId: string;

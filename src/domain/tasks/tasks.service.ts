@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../common/errors.js';
+import { shortId } from '../../common/ids.js';
 import type { PublishInput } from '../../events/envelope.js';
 import { EVENT_BUS, type EventBus } from '../../events/event-bus.port.js';
 import type { SubtaskStatus, TaskStatus } from '../../events/payloads.js';
@@ -162,8 +162,4 @@ export class TasksService {
     }
     return tasks;
   }
-}
-
-export function shortId(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
 }

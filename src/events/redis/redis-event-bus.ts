@@ -7,15 +7,13 @@ import type { EventEnvelope } from '../envelope.js';
 
 export interface RedisBusOptions extends BusOptions {
   keys: RedisKeys;
-  /** SSUBSCRIBE (Redis 7 sharded pub/sub) rather than SUBSCRIBE. */
-  sharded: boolean;
   /** Called when a live message cannot be parsed (never expected). */
   onBadMessage?: (channel: string, error: unknown) => void;
 }
 
 /**
  * The bus over Redis: publishing goes through the history's Lua script; each
- * replica (S)SUBSCRIBEs to a project's live channel only while it has local
+ * replica SSUBSCRIBEs to a project's live (shard) channel only while it has local
  * subscribers of that project, on its own subscriber connection.
  */
 export class RedisEventBus extends BaseEventBus {
@@ -26,26 +24,18 @@ export class RedisEventBus extends BaseEventBus {
   ) {
     super(history, busOptions);
     const onMessage = (channel: string, message: string) => this.onMessage(channel, message);
-    subscriber.on(busOptions.sharded ? 'smessage' : 'message', onMessage);
+    subscriber.on('smessage', onMessage);
   }
 
   protected async listen(projectId: string): Promise<void> {
     const channel = this.busOptions.keys.live(projectId);
-    await withRedis(() =>
-      this.busOptions.sharded
-        ? this.subscriber.ssubscribe(channel)
-        : this.subscriber.subscribe(channel),
-    );
+    await withRedis(() => this.subscriber.ssubscribe(channel));
   }
 
   protected async unlisten(projectId: string): Promise<void> {
     const channel = this.busOptions.keys.live(projectId);
     // An unsubscribe that fails leaves a harmless extra subscription; never throw for it.
-    await withRedis(() =>
-      this.busOptions.sharded
-        ? this.subscriber.sunsubscribe(channel)
-        : this.subscriber.unsubscribe(channel),
-    ).catch(() => undefined);
+    await withRedis(() => this.subscriber.sunsubscribe(channel)).catch(() => undefined);
   }
 
   private onMessage(channel: string, message: string): void {

@@ -123,12 +123,10 @@ export class MemoryEventHistory implements EventHistory {
     const state = this.state(projectId);
     this.pruneEnded(state, this.now());
     const stream = this.stream(streamKey({ projectId }), false);
-    const snapshot: Record<string, EventEnvelope> = Object.create(null) as Record<
-      string,
-      EventEnvelope
-    >;
-    for (const [key, envelope] of state.latest) snapshot[key] = envelope;
-    return Promise.resolve({ position: stream?.lastId ?? ZERO_ID, snapshot: { ...snapshot } });
+    return Promise.resolve({
+      position: stream?.lastId ?? ZERO_ID,
+      snapshot: Object.fromEntries(state.latest),
+    });
   }
 
   private stream(key: string, create: boolean): Stream | undefined {

@@ -15,8 +15,6 @@ import type {
 export interface RedisHistoryOptions {
   keys: RedisKeys;
   limits: HistoryLimits;
-  /** SPUBLISH (Redis 7 sharded pub/sub) rather than PUBLISH. */
-  sharded: boolean;
 }
 
 /** History in Redis Streams; `append` is one Lua script (append + state + publish). */
@@ -36,14 +34,12 @@ export class RedisEventHistory implements EventHistory {
     const logIndex = new Map<string, number>();
     const args: (string | number)[] = [
       keys.live(projectId),
-      this.options.sharded ? '1' : '0',
       limits.maxEvents,
       limits.maxLogLines,
       limits.logTtlSeconds,
       limits.endedTtlSeconds * 1000,
       events.length,
     ];
-    const bodies: string[] = [];
     for (const event of events) {
       let keyIndex = 1;
       if (event.runId !== null) {
@@ -61,7 +57,6 @@ export class RedisEventHistory implements EventHistory {
         source: event.source,
         data: event.data,
       });
-      bodies.push(body);
       args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0');
     }
     const ids = (await withRedis(() =>
@@ -110,15 +105,12 @@ export class RedisEventHistory implements EventHistory {
         [limits.endedTtlSeconds * 1000],
       ),
     )) as [string, string[]];
-    const snapshot: Record<string, EventEnvelope> = {};
+    const entries: [string, EventEnvelope][] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      Object.defineProperty(snapshot, flat[i], {
-        value: JSON.parse(flat[i + 1]) as EventEnvelope,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      entries.push([flat[i], JSON.parse(flat[i + 1]) as EventEnvelope]);
     }
+    // fromEntries defines own properties, whatever a key is called.
+    const snapshot = Object.fromEntries(entries);
     return { position, snapshot };
   }
 
