@@ -8,6 +8,7 @@ import { signDevToken } from './auth/dev-token.js';
 import { JsonLogger } from './common/json-logger.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { DEMO_PROJECTS } from './demo/simulator.js';
+import { DrainService } from './gateway/drain.service.js';
 import { GatewayIoAdapter } from './gateway/socket-io.adapter.js';
 import { Lifecycle } from './ops/lifecycle.js';
 
@@ -44,17 +45,35 @@ async function bootstrap(): Promise<void> {
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.enableCors({ origin: config.corsOrigins, credentials: false });
-  app.enableShutdownHooks();
 
-  const ioAdapter = new GatewayIoAdapter(app, config, logger);
+  const ioAdapter = new GatewayIoAdapter(app, config, logger, app.get(Lifecycle));
   await ioAdapter.connect();
   app.useWebSocketAdapter(ioAdapter);
 
-  const lifecycle = app.get(Lifecycle);
-  process.once('SIGTERM', () => {
-    lifecycle.draining = true;
-    logger.event('info', 'SIGTERM: shutting down');
+  // Ctrl+C in development: stop at once, no drain.
+  process.once('SIGINT', () => {
     void app.close().then(() => process.exit(0));
+  });
+  // Not Nest's shutdown hooks: they would close the app (and re-raise the
+  // signal) before the drain is over.
+  process.once('SIGTERM', () => {
+    logger.event('info', 'SIGTERM: draining, then exiting', { windowMs: config.drainWindowMs });
+    // Whatever happens below, the process is gone shortly after the window.
+    setTimeout(() => {
+      logger.event('warn', 'drain overran its window; exiting');
+      process.exit(0);
+    }, config.drainWindowMs + 1000).unref();
+    app
+      .get(DrainService)
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.event('error', 'shutdown failed', { error });
+          process.exit(1);
+        },
+      );
   });
 
   await app.listen(config.port, config.host);

@@ -62,7 +62,7 @@ export class GatewayError extends Error {
 
 /** Raised by storage adapters when Redis cannot take the command right now. */
 export class UnavailableError extends GatewayError {
-  constructor(message = 'the event store is unavailable, retry shortly') {
-    super('UNAVAILABLE', message, undefined, 1);
+  constructor(message = 'the event store is unavailable, retry shortly', retryAfterSeconds = 1) {
+    super('UNAVAILABLE', message, undefined, retryAfterSeconds);
   }
 }

@@ -28,6 +28,18 @@ export interface AppConfig {
     handshakesPerMinute: number;
     publishPerSecond: number;
   };
+  redis: {
+    commandTimeoutMs: number;
+    heartbeatMs: number;
+  };
+  breaker: {
+    failures: number;
+    openMs: number;
+  };
+  viewer: {
+    softLimitBytes: number;
+    hardLimitBytes: number;
+  };
   batchWindowMs: number;
   drainWindowMs: number;
   demo: boolean;

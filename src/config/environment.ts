@@ -93,6 +93,44 @@ export class Environment {
   /** Window over which a stopping replica spreads its disconnects, ms. Default 10000. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600_000) DRAIN_WINDOW_MS?: number;
 
+  /** Per-command time limit on Redis, ms: a paused Redis fails calls instead of hanging them. Default 2000. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  REDIS_COMMAND_TIMEOUT_MS?: number;
+
+  /**
+   * Interval of the PING heartbeat on each Redis connection, ms. A connection
+   * that misses three beats is declared dead and reconnected. Default 1000.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(60_000) REDIS_HEARTBEAT_MS?: number;
+
+  /** Consecutive failed Redis writes that open the circuit breaker. Default 5. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) CIRCUIT_BREAKER_FAILURES?: number;
+
+  /** How long an open breaker fails publishes at once before it half-opens to probe, ms. Default 60000. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  CIRCUIT_BREAKER_OPEN_MS?: number;
+
+  /**
+   * Bytes a viewer's connection may have buffered (Engine.IO write buffer plus
+   * the WebSocket's unsent bytes) before its live events are queued and
+   * coalesced instead of written. Default 262144 (256 KiB).
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1024) VIEWER_SOFT_LIMIT_BYTES?: number;
+
+  /**
+   * Buffered plus queued bytes past which a slow viewer gets
+   * `subscription:lagged` and is disconnected. Default 2097152 (2 MiB).
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(2048) VIEWER_HARD_LIMIT_BYTES?: number;
+
   /** `1`: run the demo simulator and serve a development token. Default off. */
   @IsOptional() @Transform(toBool) DEMO?: boolean;
 }

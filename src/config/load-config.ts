@@ -69,6 +69,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  const soft = parsed.VIEWER_SOFT_LIMIT_BYTES ?? 256 * 1024;
+  const hard = parsed.VIEWER_HARD_LIMIT_BYTES ?? 2 * 1024 * 1024;
+  if (hard <= soft) {
+    problems.push(
+      `VIEWER_HARD_LIMIT_BYTES=${hard}: must be greater than VIEWER_SOFT_LIMIT_BYTES (${soft})`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const generated = !parsed.JWT_SECRET && !publicKey;
@@ -101,6 +108,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       handshakesPerMinute: parsed.RATE_LIMIT_HANDSHAKES_PER_MINUTE ?? 120,
       publishPerSecond: parsed.RATE_LIMIT_PUBLISH_PER_SECOND ?? 200,
     },
+    redis: {
+      commandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS ?? 2000,
+      heartbeatMs: parsed.REDIS_HEARTBEAT_MS ?? 1000,
+    },
+    breaker: {
+      failures: parsed.CIRCUIT_BREAKER_FAILURES ?? 5,
+      openMs: parsed.CIRCUIT_BREAKER_OPEN_MS ?? 60_000,
+    },
+    viewer: { softLimitBytes: soft, hardLimitBytes: hard },
     batchWindowMs: parsed.BATCH_WINDOW_MS ?? 5,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
     demo: parsed.DEMO ?? false,

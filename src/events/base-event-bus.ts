@@ -36,6 +36,7 @@ export interface BusOptions {
  */
 export abstract class BaseEventBus implements EventBus {
   private readonly channels = new Map<string, ProjectChannel>();
+  private readonly restoredListeners: (() => void)[] = [];
 
   protected constructor(
     protected readonly history: EventHistory,
@@ -145,6 +146,15 @@ export abstract class BaseEventBus implements EventBus {
 
   listeningProjects(): string[] {
     return [...this.channels.keys()];
+  }
+
+  onLiveRestored(listener: () => void): void {
+    this.restoredListeners.push(listener);
+  }
+
+  /** Adapters call this once their live channels are subscribed again after an interruption. */
+  protected restored(): void {
+    for (const listener of this.restoredListeners) listener();
   }
 
   /** Adapters call this with each live batch of one project, in id order. */

@@ -27,6 +27,13 @@ export interface EventBus {
   unsubscribe(subscription: BusSubscription): Promise<void>;
   /** Projects this replica is listening to right now (for metrics and tests). */
   listeningProjects(): string[];
+  /**
+   * `listener` runs each time the live channels were re-established after an
+   * interruption (a dropped or silent subscriber connection, a Redis restart):
+   * events published meanwhile may have been missed and must be read from
+   * history. Never called by the in-memory bus.
+   */
+  onLiveRestored(listener: () => void): void;
 }
 
 export const EVENT_BUS = Symbol('EventBus');

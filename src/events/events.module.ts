@@ -42,8 +42,7 @@ import { RedisEventBus } from './redis/redis-event-bus.js';
           return new RedisEventBus(history, redis.subscriber, {
             ...options,
             keys,
-            onBadMessage: (channel, error) =>
-              logger.event('error', 'bad live message', { channel, error }),
+            onError: (context, error) => logger.event('error', 'live channel', { context, error }),
           });
         }
         return new MemoryEventBus(history as MemoryEventHistory, options);

@@ -33,6 +33,11 @@ interface RegistryEntry<T extends EventType> {
   ends: (data: EventPayloads[T]) => boolean;
   /** True for log lines, which live in per-run streams rather than the project's. */
   isLog?: true;
+  /**
+   * True when only the latest event of the entity matters to a viewer (a status,
+   * a sample): a slow viewer's queue keeps the latest per entity key.
+   */
+  coalesce?: true;
 }
 
 type Registry = { [T in EventType]: RegistryEntry<T> };
@@ -45,6 +50,7 @@ export const EVENT_REGISTRY: Registry = {
     payload: AgentStatusChanged,
     entityKey: (d) => `agent:${d.agentId}`,
     ends: never,
+    coalesce: true,
   },
   'agent.run.started': {
     payload: AgentRunStarted,
@@ -71,11 +77,13 @@ export const EVENT_REGISTRY: Registry = {
     payload: TaskStatusChanged,
     entityKey: (d) => `task:${d.taskId}`,
     ends: (d) => d.to === 'done',
+    coalesce: true,
   },
   'subtask.status.changed': {
     payload: SubtaskStatusChanged,
     entityKey: (d) => `subtask:${d.subtaskId}`,
     ends: (d) => d.to === 'merged',
+    coalesce: true,
   },
   'subtask.unblocked': {
     payload: SubtaskUnblocked,
@@ -86,6 +94,7 @@ export const EVENT_REGISTRY: Registry = {
     payload: SystemResourceSampled,
     entityKey: (d) => `host:${d.host}`,
     ends: never,
+    coalesce: true,
   },
 };
 
@@ -97,4 +106,12 @@ export function isEventType(value: unknown): value is EventType {
 
 export function registryEntry<T extends EventType>(type: T): RegistryEntry<T> {
   return EVENT_REGISTRY[type];
+}
+
+/** The key a slow viewer's queue merges this event by, or null when it must be kept. */
+export function coalesceKey(event: { type: string; data: unknown }): string | null {
+  if (!isEventType(event.type)) return null;
+  const entry = EVENT_REGISTRY[event.type] as RegistryEntry<EventType>;
+  if (!entry.coalesce) return null;
+  return entry.entityKey(event.data as never);
 }

@@ -13,9 +13,15 @@ import { TokenBucket } from '../common/token-bucket.js';
 import { validateDto } from '../common/validate-dto.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { GatewayMetrics } from '../ops/metrics.js';
-import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
+import {
+  LogsSubscribeDto,
+  LogsUnsubscribeDto,
+  SubscribeDto,
+  UnsubscribeDto,
+} from './dto/subscribe.dto.js';
 import { handshakeAuth } from './handshake-auth.js';
 import type { Failure, GatewayServer, GatewaySocket } from './socket-events.js';
+import { DrainService } from './drain.service.js';
 import { SubscriptionService } from './subscription.service.js';
 
 /** `auth:expiring` goes out this long before a token's `exp`. */
@@ -34,6 +40,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   constructor(
     @Inject(SubscriptionService) private readonly subscriptions: SubscriptionService,
+    @Inject(DrainService) private readonly drain: DrainService,
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
@@ -43,6 +50,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   afterInit(server: GatewayServer): void {
     server.use(handshakeAuth(this.verifier));
     this.subscriptions.attach(server);
+    this.drain.attach(server);
+    this.metrics.addCollector(() => {
+      let timers = 0;
+      for (const list of this.timers.values()) timers += list.length;
+      this.metrics.internalObjects.set({ kind: 'socket_timers' }, timers);
+      this.metrics.internalObjects.set({ kind: 'socket_timer_entries' }, this.timers.size);
+    });
   }
 
   handleConnection(socket: GatewaySocket): void {
@@ -93,7 +107,21 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     socket.on(
       'unsubscribe',
       handle(UnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
-        this.subscriptions.unsubscribe(socket, dto.projectId);
+        this.subscriptions.unsubscribe(socket, { projectId: dto.projectId });
+        ack({ ok: true });
+      }),
+    );
+    socket.on(
+      'logs:subscribe',
+      handle(LogsSubscribeDto, (dto, ack) => {
+        this.requireAccess(socket, dto.projectId);
+        return this.subscriptions.subscribeLogs(socket, dto, ack);
+      }),
+    );
+    socket.on(
+      'logs:unsubscribe',
+      handle(LogsUnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
+        this.subscriptions.unsubscribe(socket, { projectId: dto.projectId, runId: dto.runId });
         ack({ ok: true });
       }),
     );

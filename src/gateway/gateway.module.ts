@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { DrainService } from './drain.service.js';
 import { EventsGateway } from './events.gateway.js';
 import { SubscriptionService } from './subscription.service.js';
 
 @Module({
-  providers: [SubscriptionService, EventsGateway],
-  exports: [SubscriptionService],
+  providers: [SubscriptionService, DrainService, EventsGateway],
+  exports: [SubscriptionService, DrainService],
 })
 export class GatewayModule {}

@@ -16,9 +16,18 @@ export interface SubscribeOk {
   resync?: true;
 }
 
+export interface LogsSubscribeOk {
+  /** Id in the run's own log stream; lines after it follow. */
+  position: string;
+  replayed: number;
+  resync?: true;
+}
+
 export interface ClientToServerEvents {
   subscribe: (payload: unknown, ack: Ack<SubscribeOk>) => void;
   unsubscribe: (payload: unknown, ack: Ack<Record<string, never>>) => void;
+  'logs:subscribe': (payload: unknown, ack: Ack<LogsSubscribeOk>) => void;
+  'logs:unsubscribe': (payload: unknown, ack: Ack<Record<string, never>>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -28,7 +37,12 @@ export interface ServerToClientEvents {
     position: string;
     snapshot: Record<string, EventEnvelope>;
   }) => void;
-  'subscription:lagged': (payload: { projectId: string; lastDeliveredId: string }) => void;
+  /** `runId` is set when the dropped subscription was a run's log stream (then the id is the run's). */
+  'subscription:lagged': (payload: {
+    projectId: string;
+    runId?: string;
+    lastDeliveredId: string;
+  }) => void;
   'server:draining': (payload: { reconnectInMs: number }) => void;
   'auth:expiring': (payload: { expiresAt: string }) => void;
   'access:revoked': (payload: { projectId: string }) => void;

@@ -1,11 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createClient, type RedisClientType } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
 import type { JsonLogger } from '../common/json-logger.js';
+import type { Lifecycle } from '../ops/lifecycle.js';
+import { installDrainGate } from './drain-gate.js';
 
 /** Largest Socket.IO message accepted (a subscribe is a few hundred bytes). */
 export const MAX_HTTP_BUFFER_SIZE = 64 * 1024;
@@ -26,6 +28,7 @@ export class GatewayIoAdapter extends IoAdapter {
     app: INestApplicationContext,
     private readonly gatewayConfig: AppConfig,
     private readonly log: JsonLogger,
+    private readonly lifecycle: Lifecycle,
   ) {
     super(app);
   }
@@ -33,7 +36,11 @@ export class GatewayIoAdapter extends IoAdapter {
   /** Connects the adapter's Redis pair; call before `app.listen`. */
   async connect(): Promise<void> {
     if (!this.gatewayConfig.redisUrl) return;
-    const pub = createClient({ url: this.gatewayConfig.redisUrl }) as RedisClientType;
+    // pingInterval: a silently dead adapter connection is noticed and reconnected.
+    const pub = createClient({
+      url: this.gatewayConfig.redisUrl,
+      pingInterval: this.gatewayConfig.redis.heartbeatMs * 5,
+    }) as RedisClientType;
     const sub = pub.duplicate();
     for (const [role, client] of [
       ['adapter-pub', pub],
@@ -46,7 +53,12 @@ export class GatewayIoAdapter extends IoAdapter {
     await Promise.all([pub.connect(), sub.connect()]);
     this.clients = [pub, sub];
     const key = `${this.gatewayConfig.redisKeyPrefix}-sio`;
-    this.adapterFactory = createShardedAdapter(pub, sub, { channelPrefix: key });
+    // Static: project rooms are only ever emitted to locally (io.local), so the
+    // adapter needs no Redis channel per room, which keeps joins free of Redis.
+    this.adapterFactory = createShardedAdapter(pub, sub, {
+      channelPrefix: key,
+      subscriptionMode: 'static',
+    });
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
@@ -69,6 +81,7 @@ export class GatewayIoAdapter extends IoAdapter {
       },
     } as ServerOptions);
     if (this.adapterFactory) server.adapter(this.adapterFactory);
+    installDrainGate(this.httpServer as HttpServer, '/socket.io/', () => this.lifecycle.draining);
     return server;
   }
 

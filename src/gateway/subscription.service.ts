@@ -2,36 +2,67 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '../common/errors.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import type { EventEnvelope } from '../events/envelope.js';
+import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
 import { TypeFilter } from '../events/pattern.js';
-import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
+import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
 import { GatewayMetrics } from '../ops/metrics.js';
-import type { SubscribeDto } from './dto/subscribe.dto.js';
-import { ProjectFeed, type CatchUpBuffer } from './project-feed.js';
-import type { GatewayServer, GatewaySocket, SubscribeOk } from './socket-events.js';
+import { bufferedBytes, closeConnection } from './connection.js';
+import type { LogsSubscribeDto, SubscribeDto } from './dto/subscribe.dto.js';
+import type {
+  GatewayServer,
+  GatewaySocket,
+  LogsSubscribeOk,
+  SubscribeOk,
+} from './socket-events.js';
+import {
+  StreamFeed,
+  type FeedMember,
+  type FeedObserver,
+  type FeedSource,
+  type FeedViewer,
+} from './stream-feed.js';
 
 interface ViewerSubscription {
-  projectId: string;
-  filter: TypeFilter;
-  state: 'catching-up' | 'live' | 'closed';
-  buffer: CatchUpBuffer;
-  room?: string;
+  key: string;
+  feed: StreamFeed;
+  member: FeedMember;
+}
+
+/** What a subscribe read from history: the catch-up and the reply fields it implies. */
+interface CatchUpRead {
+  history: EventEnvelope[];
+  /** Events after this id are the viewer's. */
+  position: string;
+  /** Stream position the read saw (the viewer goes live once the feed has received it). */
+  threshold: string;
+  snapshot?: Snapshot['snapshot'];
+  resync?: true;
 }
 
 const HISTORY_PAGE = 1000;
+/** Largest `events` frame a catch-up sends. */
+const CATCH_UP_CHUNK = 500;
+const LOG_TYPE = 'agent.run.log';
+/** Reads retried when a resync of the feed overtakes them. */
+const MAX_READ_ATTEMPTS = 3;
+
+/** Map key of a stream: the project, or project and run (ids never contain `/`). */
+function streamKey(stream: StreamRef): string {
+  return stream.runId === undefined ? stream.projectId : `${stream.projectId}/${stream.runId}`;
+}
 
 /**
- * Socket subscriptions on this replica: one ProjectFeed per project with
- * local viewers (and so one live-channel subscription), and per socket the
- * projects it follows. Implements the resume rule of the protocol: listen
- * live first, read history, then merge by id, so there is no gap and no
+ * Socket subscriptions on this replica: one StreamFeed per project (and per
+ * run with log viewers), each with one live-channel subscription, and per
+ * socket the streams it follows. Implements the resume rule of the protocol:
+ * listen live first, read history, then merge by id, so there is no gap and no
  * duplicate between replay and live.
  */
 @Injectable()
 export class SubscriptionService {
   private server: GatewayServer | null = null;
-  private readonly feeds = new Map<string, ProjectFeed>();
+  private readonly feeds = new Map<string, StreamFeed>();
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
 
   constructor(
@@ -40,124 +71,207 @@ export class SubscriptionService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(LOGGER) private readonly logger: JsonLogger,
-  ) {}
+  ) {
+    bus.onLiveRestored(() => {
+      this.metrics.liveRestores.inc();
+      this.logger.event('info', 'live channels restored; filling gaps from history', {
+        feeds: this.feeds.size,
+      });
+      for (const feed of this.feeds.values()) feed.recover();
+    });
+  }
 
   attach(server: GatewayServer): void {
     this.server = server;
+    this.metrics.addCollector(() => {
+      const counts = this.counts();
+      const sockets = server.of('/').sockets;
+      let rooms = 0;
+      // Every socket has a room named after its id; count only the others.
+      for (const room of server.of('/').adapter.rooms.keys()) if (!sockets.has(room)) rooms++;
+      const set = (kind: string, value: number) =>
+        this.metrics.internalObjects.set({ kind }, value);
+      set('rooms', rooms);
+      set('feeds', counts.feeds);
+      set('socket_states', counts.sockets);
+      set('feed_timers', counts.timers);
+      set('bus_channels', this.bus.listeningProjects().length);
+      this.metrics.slowViewers.set(counts.slow);
+    });
   }
 
-  /**
-   * Subscribes and answers through `ack`: the ack first, then the catch-up
-   * `events`, then live ones. Throws GatewayError for coded refusals.
-   */
-  async subscribe(
+  /** `subscribe`: the ack first, then the catch-up `events`, then live ones. */
+  subscribe(
     socket: GatewaySocket,
     dto: SubscribeDto,
     ack: (reply: { ok: true } & SubscribeOk) => void,
   ): Promise<void> {
-    const subs = this.subsOf(socket.id);
-    if (!subs.has(dto.projectId) && subs.size >= this.config.limits.maxSubscriptionsPerSocket) {
-      throw new GatewayError(
-        'RATE_LIMITED',
-        `at most ${this.config.limits.maxSubscriptionsPerSocket} subscriptions per connection`,
-      );
-    }
-    // Subscribing again replaces the earlier subscription.
-    this.remove(socket, dto.projectId);
-    const feed = this.feedFor(dto.projectId);
-    const sub: ViewerSubscription = {
-      projectId: dto.projectId,
-      filter: new TypeFilter(dto.types),
-      state: 'catching-up',
-      buffer: feed.startCatchUp(),
-    };
-    subs.set(dto.projectId, sub);
-    feed.viewers++;
-    this.metrics.subscriptions.inc();
-
-    let history: EventEnvelope[] = [];
-    let threshold: string;
-    let reply: SubscribeOk;
-    try {
-      await feed.ready;
-      const replay = dto.since ? await this.readAllAfter(dto.projectId, dto.since) : null;
+    const stream = { projectId: dto.projectId };
+    return this.start(socket, stream, new TypeFilter(dto.types), async () => {
+      const replay = dto.since ? await this.readAllAfter(stream, dto.since) : null;
       if (replay) {
-        history = replay.events;
-        threshold = replay.lastId;
-        reply = { projectId: dto.projectId, position: dto.since!, replayed: 0 };
-      } else {
-        const { position, snapshot } = await this.history.snapshot(dto.projectId);
-        threshold = position;
-        reply = { projectId: dto.projectId, position, replayed: 0, snapshot };
-        if (dto.since) reply.resync = true;
+        return { history: replay.events, position: dto.since!, threshold: replay.lastId };
       }
-    } catch (err) {
-      this.remove(socket, dto.projectId, sub);
-      throw err;
-    }
-    if (sub.state !== 'catching-up' || subs.get(dto.projectId) !== sub || !socket.connected) {
-      this.remove(socket, dto.projectId, sub);
-      throw new GatewayError(
-        'UNAVAILABLE',
-        'subscription was replaced or cancelled while starting',
-      );
-    }
-    const send = (events: EventEnvelope[]) => {
-      for (let i = 0; i < events.length; i += 500) socket.emit('events', events.slice(i, i + 500));
-    };
-    const join = (room: string) => {
-      if (sub.state !== 'catching-up') return;
-      sub.state = 'live';
-      sub.room = room;
-      void socket.join(room);
-    };
-    // From here to the join everything is synchronous: no live event can slip in between.
-    const { events, room } = feed.catchUp(
-      sub.buffer,
-      sub.filter,
-      history,
-      reply.position,
-      threshold,
-      send,
-      join,
-    );
-    reply.replayed = events.length;
-    ack({ ok: true, ...reply });
-    send(events);
-    if (room !== null) join(room);
-    this.logger.event('debug', 'subscribed', {
-      socket: socket.id,
-      projectId: dto.projectId,
-      replayed: events.length,
-      resync: reply.resync ?? false,
+      const { position, snapshot } = await this.history.snapshot(dto.projectId);
+      const read: CatchUpRead = { history: [], position, threshold: position, snapshot };
+      if (dto.since) read.resync = true;
+      return read;
+    }).then(({ read, replayed, send, activate }) => {
+      const reply: { ok: true } & SubscribeOk = {
+        ok: true,
+        projectId: dto.projectId,
+        position: read.position,
+        replayed,
+      };
+      if (read.snapshot) reply.snapshot = read.snapshot;
+      if (read.resync) reply.resync = true;
+      ack(reply);
+      send();
+      activate();
     });
   }
 
-  unsubscribe(socket: GatewaySocket, projectId: string): void {
-    this.remove(socket, projectId);
+  /**
+   * `logs:subscribe`: one run's log lines. Without `since`, the run's retained
+   * lines are replayed first (position `0-0`; when older lines were trimmed,
+   * the replay starts at the oldest one kept).
+   */
+  subscribeLogs(
+    socket: GatewaySocket,
+    dto: LogsSubscribeDto,
+    ack: (reply: { ok: true } & LogsSubscribeOk) => void,
+  ): Promise<void> {
+    const stream = { projectId: dto.projectId, runId: dto.runId };
+    return this.start(socket, stream, new TypeFilter(undefined), async () => {
+      const from = dto.since ?? '0-0';
+      const replay = await this.readAllAfter(stream, from);
+      if (replay) return { history: replay.events, position: from, threshold: replay.lastId };
+      const latest = await this.history.readLatest(stream, this.config.history.maxLogLines);
+      const read: CatchUpRead = {
+        history: latest.events,
+        position: '0-0',
+        threshold: latest.lastId,
+      };
+      if (dto.since) read.resync = true;
+      return read;
+    }).then(({ read, replayed, send, activate }) => {
+      const reply: { ok: true } & LogsSubscribeOk = {
+        ok: true,
+        position: read.position,
+        replayed,
+      };
+      if (read.resync) reply.resync = true;
+      ack(reply);
+      send();
+      activate();
+    });
+  }
+
+  unsubscribe(socket: GatewaySocket, stream: StreamRef): void {
+    this.remove(socket, streamKey(stream));
   }
 
   /** Drops every subscription of a socket (on disconnect). */
   dropSocket(socket: GatewaySocket): void {
     const subs = this.bySocket.get(socket.id);
     if (!subs) return;
-    for (const projectId of [...subs.keys()]) this.remove(socket, projectId);
+    for (const key of [...subs.keys()]) this.remove(socket, key);
     this.bySocket.delete(socket.id);
   }
 
-  listeningProjects(): string[] {
-    return [...this.feeds.keys()];
+  /** Internal counts for leak checks and metrics. */
+  counts(): {
+    feeds: number;
+    sockets: number;
+    subscriptions: number;
+    timers: number;
+    slow: number;
+  } {
+    let subscriptions = 0;
+    for (const subs of this.bySocket.values()) subscriptions += subs.size;
+    let timers = 0;
+    let slow = 0;
+    for (const feed of this.feeds.values()) {
+      timers += feed.timers;
+      slow += feed.slowMembers;
+    }
+    return { feeds: this.feeds.size, sockets: this.bySocket.size, subscriptions, timers, slow };
+  }
+
+  /**
+   * The shared subscribe sequence: register with the feed (buffering live
+   * events), wait until the feed is live, read (again, if a resync overtook
+   * the read), then hand back what to send after the ack and how to go live.
+   */
+  private async start(
+    socket: GatewaySocket,
+    stream: StreamRef,
+    filter: TypeFilter,
+    read: () => Promise<CatchUpRead>,
+  ): Promise<{ read: CatchUpRead; replayed: number; send: () => void; activate: () => void }> {
+    const key = streamKey(stream);
+    const subs = this.subsOf(socket.id);
+    if (!subs.has(key) && subs.size >= this.config.limits.maxSubscriptionsPerSocket) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        `at most ${this.config.limits.maxSubscriptionsPerSocket} subscriptions per connection`,
+      );
+    }
+    // Subscribing again replaces the earlier subscription.
+    this.remove(socket, key);
+    const feed = this.feedFor(stream);
+    const member = feed.addMember(this.viewerFor(socket, stream, key), filter);
+    const sub: ViewerSubscription = { key, feed, member };
+    subs.set(key, sub);
+    this.metrics.subscriptions.inc();
+
+    let result: CatchUpRead;
+    try {
+      await feed.ready;
+      for (let attempt = 1; ; attempt++) {
+        const generation = feed.generation;
+        result = await read();
+        if (feed.generation === generation) break;
+        if (attempt >= MAX_READ_ATTEMPTS) {
+          throw new GatewayError('UNAVAILABLE', 'history is being rebuilt, retry');
+        }
+      }
+    } catch (err) {
+      this.remove(socket, key, sub);
+      throw err;
+    }
+    if (member.state !== 'reading' || subs.get(key) !== sub || !socket.connected) {
+      this.remove(socket, key, sub);
+      throw new GatewayError(
+        'UNAVAILABLE',
+        'subscription was replaced or cancelled while starting',
+      );
+    }
+    // From here to `activate` everything runs synchronously: no live event slips in between.
+    const events = feed.arm(member, result.history, result.position, result.threshold);
+    this.logger.event('debug', 'subscribed', {
+      socket: socket.id,
+      stream: key,
+      replayed: events.length,
+      resync: result.resync ?? false,
+    });
+    return {
+      read: result,
+      replayed: events.length,
+      send: () => member.viewer.send(events),
+      activate: () => feed.activate(member),
+    };
   }
 
   /** Every held event after `since`, and the stream's last id when read; null when not held. */
   private async readAllAfter(
-    projectId: string,
+    stream: StreamRef,
     since: string,
   ): Promise<{ events: EventEnvelope[]; lastId: string } | null> {
     const events: EventEnvelope[] = [];
     let cursor = since;
     for (;;) {
-      const page = await this.history.readAfter({ projectId }, cursor, HISTORY_PAGE);
+      const page = await this.history.readAfter(stream, cursor, HISTORY_PAGE);
       if (!page.held) return null;
       events.push(...page.events);
       if (!page.hasMore || page.events.length === 0) return { events, lastId: page.lastId };
@@ -165,66 +279,138 @@ export class SubscriptionService {
     }
   }
 
-  private remove(socket: GatewaySocket, projectId: string, only?: ViewerSubscription): void {
+  private remove(socket: GatewaySocket, key: string, only?: ViewerSubscription): void {
     const subs = this.bySocket.get(socket.id);
-    const sub = subs?.get(projectId);
+    const sub = subs?.get(key);
     if (!subs || !sub || (only && sub !== only)) return;
-    subs.delete(projectId);
-    const feed = this.feeds.get(projectId);
-    if (sub.state === 'live' && sub.room) {
-      void socket.leave(sub.room);
-      feed?.leave(sub.filter.key);
-    } else {
-      feed?.stopCatchUp(sub.buffer);
-    }
-    sub.state = 'closed';
+    subs.delete(key);
     this.metrics.subscriptions.dec();
-    if (!feed) return;
-    feed.viewers--;
-    if (feed.viewers <= 0) this.release(feed);
+    sub.feed.removeMember(sub.member);
+    if (sub.feed.size === 0) this.release(sub.feed);
   }
 
-  private feedFor(projectId: string): ProjectFeed {
-    let feed = this.feeds.get(projectId);
+  private viewerFor(socket: GatewaySocket, stream: StreamRef, key: string): FeedViewer {
+    const { projectId, runId } = stream;
+    return {
+      id: socket.id,
+      send: (events) => {
+        for (let i = 0; i < events.length; i += CATCH_UP_CHUNK) {
+          socket.emit('events', events.slice(i, i + CATCH_UP_CHUNK));
+        }
+      },
+      join: (room) => void socket.join(room),
+      leave: (room) => void socket.leave(room),
+      bufferedBytes: () => bufferedBytes(socket),
+      resync: ({ position, snapshot }) => {
+        socket.emit('subscription:resync', { projectId, position, snapshot });
+      },
+      lagged: (lastDeliveredId, reason) => {
+        socket.emit('subscription:lagged', {
+          projectId,
+          ...(runId !== undefined ? { runId } : {}),
+          lastDeliveredId,
+        });
+        this.remove(socket, key);
+        if (reason === 'slow') {
+          this.metrics.laggedViewers.inc();
+          this.logger.event('warn', 'slow viewer past the hard limit: lagged and disconnected', {
+            socket: socket.id,
+            stream: key,
+            lastDeliveredId,
+          });
+          closeConnection(socket, 'abort');
+        }
+      },
+    };
+  }
+
+  private feedFor(stream: StreamRef): StreamFeed {
+    const key = streamKey(stream);
+    let feed = this.feeds.get(key);
     if (feed) return feed;
-    feed = new ProjectFeed(
-      projectId,
+    const { projectId, runId } = stream;
+    const source: FeedSource = {
+      listen: (f) =>
+        runId === undefined
+          ? this.bus.subscribe(projectId, '*', (e) => e.type !== LOG_TYPE && f.receive(e))
+          : this.bus.subscribe(projectId, LOG_TYPE, (e) => {
+              if ((e.data as { runId?: string }).runId === runId) f.receive(e);
+            }),
+      lastId: () => this.history.readLatest(stream, 1).then((latest) => latest.lastId),
+      readAllAfter: (since) => this.readAllAfter(stream, since).then((r) => r?.events ?? null),
+      ...(runId === undefined ? { snapshot: () => this.history.snapshot(projectId) } : {}),
+    };
+    feed = new StreamFeed(
+      stream,
+      source,
       {
+        batchWindowMs: this.config.batchWindowMs,
+        softLimitBytes: this.config.viewer.softLimitBytes,
+        hardLimitBytes: this.config.viewer.hardLimitBytes,
+        roomFor: (filter) => {
+          if (runId !== undefined) return `logs:${projectId}:${runId}`;
+          return filter.matchesAll ? `project:${projectId}` : `project:${projectId}|${filter.key}`;
+        },
         emitToRoom: (room, events) => this.server?.local.to(room).emit('events', events),
-        roomSize: (room) => this.server?.of('/').adapter.rooms.get(room)?.size ?? 0,
       },
-      this.config.batchWindowMs,
-      (f) => this.bus.subscribe(projectId, '*', (event) => f.receive(event)),
-      {
-        delivered: (events, members) => {
-          for (const event of events)
-            this.metrics.eventsDelivered.inc({ type: event.type }, members);
-        },
-        emitted: (events) => {
-          const now = Date.now();
-          for (const event of events) {
-            this.metrics.publishToEmit.observe((now - Date.parse(event.occurredAt)) / 1000);
-          }
-        },
-      },
+      this.observer(key),
     );
     const created = feed;
     // A feed whose live subscription failed must not be reused.
     feed.ready.catch(() => {
-      if (this.feeds.get(projectId) === created) this.feeds.delete(projectId);
+      if (this.feeds.get(key) === created) this.release(created);
     });
-    this.feeds.set(projectId, feed);
+    this.feeds.set(key, feed);
     this.metrics.listenedProjects.set(this.feeds.size);
     return feed;
   }
 
-  private release(feed: ProjectFeed): void {
-    if (this.feeds.get(feed.projectId) === feed) this.feeds.delete(feed.projectId);
+  private observer(key: string): FeedObserver {
+    const { metrics, logger } = this;
+    return {
+      delivered: (events, members) => {
+        for (const event of events) metrics.eventsDelivered.inc({ type: event.type }, members);
+      },
+      emitted: (events) => {
+        const now = Date.now();
+        for (const event of events) {
+          metrics.publishToEmit.observe((now - Date.parse(event.occurredAt)) / 1000);
+        }
+      },
+      backfilled: (count) => {
+        metrics.backfilledEvents.inc(count);
+        if (count > 0) logger.event('info', 'gap filled from history', { stream: key, count });
+      },
+      resynced: (viewers) => {
+        metrics.resyncs.inc(viewers);
+        logger.event('warn', 'history behind live viewers was lost: resynced', {
+          stream: key,
+          viewers,
+        });
+      },
+      // Logged once per episode (entering and leaving), never per event.
+      slow: (viewer, slow, detail) => {
+        logger.event(
+          slow ? 'warn' : 'info',
+          slow ? 'slow viewer: queueing and merging its events' : 'slow viewer caught up',
+          { socket: viewer.id, stream: key, ...detail },
+        );
+      },
+      merged: (count) => metrics.mergedEvents.inc(count),
+      dropped: (_viewer, count) => metrics.droppedEvents.inc(count),
+      recoveryFailed: (error) =>
+        logger.event('warn', 'gap fill failed; retrying', { stream: key, error }),
+    };
+  }
+
+  private release(feed: StreamFeed): void {
+    const key = streamKey(feed.stream);
+    if (this.feeds.get(key) === feed) this.feeds.delete(key);
     feed.close();
     this.metrics.listenedProjects.set(this.feeds.size);
     feed.ready
       .then(() => (feed.busSubscription ? this.bus.unsubscribe(feed.busSubscription) : undefined))
-      .catch((error: unknown) => this.logger.event('warn', 'live unsubscribe failed', { error }));
+      .catch(() => undefined);
   }
 
   private subsOf(socketId: string): Map<string, ViewerSubscription> {

@@ -50,7 +50,71 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly breakerState = new Gauge({
+    name: 'gateway_redis_circuit_state',
+    help: 'Circuit breaker around Redis writes: 0 closed, 1 half-open, 2 open',
+    registers: [this.registry],
+  });
+  readonly liveRestores = new Counter({
+    name: 'gateway_live_restores_total',
+    help: 'Times the live channels were re-established after an interruption',
+    registers: [this.registry],
+  });
+  readonly backfilledEvents = new Counter({
+    name: 'gateway_backfilled_events_total',
+    help: 'Events read from history to fill a gap in a live channel',
+    registers: [this.registry],
+  });
+  readonly resyncs = new Counter({
+    name: 'gateway_resyncs_total',
+    help: 'subscription:resync sent to viewers because history behind them was lost',
+    registers: [this.registry],
+  });
+  readonly slowViewers = new Gauge({
+    name: 'gateway_slow_viewers',
+    help: 'Viewer subscriptions whose live events are queued (over the soft limit)',
+    registers: [this.registry],
+  });
+  readonly mergedEvents = new Counter({
+    name: 'gateway_slow_viewer_merged_events_total',
+    help: 'Queued events replaced by a later event of the same entity for a slow viewer',
+    registers: [this.registry],
+  });
+  readonly droppedEvents = new Counter({
+    name: 'gateway_slow_viewer_dropped_events_total',
+    help: 'Queued events discarded when a slow viewer passed the hard limit',
+    registers: [this.registry],
+  });
+  readonly laggedViewers = new Counter({
+    name: 'gateway_lagged_disconnects_total',
+    help: 'Viewers sent subscription:lagged and disconnected at the hard limit',
+    registers: [this.registry],
+  });
+  readonly draining = new Gauge({
+    name: 'gateway_draining',
+    help: '1 while this replica drains its connections before exiting',
+    registers: [this.registry],
+  });
+  readonly internalObjects = new Gauge({
+    name: 'gateway_internal_objects',
+    help: 'Internal per-viewer state by kind (rooms, socket states, timers, feeds, bus channels); returns to 0 when idle',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly collectors: (() => void)[] = [];
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'gateway_process_' });
+  }
+
+  /** Gauges read off internal state are set by collectors just before each scrape. */
+  addCollector(collect: () => void): void {
+    this.collectors.push(collect);
+  }
+
+  async render(): Promise<string> {
+    for (const collect of this.collectors) collect();
+    return this.registry.metrics();
   }
 }

@@ -33,6 +33,6 @@ export class OpsController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metricsText(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.metrics.render();
   }
 }

@@ -1,11 +1,27 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
+export type RedisRole = 'command' | 'subscriber';
+
 export interface RedisConnectionOptions {
   url: string;
   /** Per-command time limit (ms): a paused Redis must fail calls, not hang them. Default 2000. */
   commandTimeoutMs?: number;
-  onError?: (role: string, error: Error) => void;
-  onStateChange?: (role: string, state: 'ready' | 'down') => void;
+  /** PING interval on each connection (ms); three missed beats declare it dead. Default 1000. */
+  heartbeatMs?: number;
+  onError?: (role: RedisRole, error: Error) => void;
+  /** 'down' when a connection closes or misses its heartbeat, 'ready' when it is usable again. */
+  onStateChange?: (role: RedisRole, state: 'ready' | 'down') => void;
+}
+
+/** Beats a connection may miss before it is declared dead and reconnected. */
+const MISSED_BEATS = 3;
+
+interface Link {
+  role: RedisRole;
+  client: Redis;
+  healthy: boolean;
+  /** When the unanswered PING was sent, or null. */
+  pingSentAt: number | null;
 }
 
 /**
@@ -13,11 +29,18 @@ export interface RedisConnectionOptions {
  * `command` for scripts and reads, `subscriber` for live channels. Commands
  * fail at once while Redis is down (no offline queue), so publish can answer
  * 503 instead of piling work up in memory.
+ *
+ * A TCP connection to a paused or partitioned Redis looks alive for minutes,
+ * so each connection carries a PING heartbeat: three missed beats mark it down
+ * (readiness false, publishes refused at once) and force a reconnect, which
+ * re-subscribes the live channels when Redis answers again.
  */
 export class RedisConnections {
   readonly command: Redis;
   readonly subscriber: Redis;
   version = '';
+  private readonly links: Link[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RedisConnectionOptions) {
     const base: RedisOptions = {
@@ -25,6 +48,7 @@ export class RedisConnections {
       enableOfflineQueue: false,
       commandTimeout: options.commandTimeoutMs ?? 2000,
       maxRetriesPerRequest: 1,
+      // A reconnect after a killed connection must be quick (live channels are down meanwhile).
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     };
     this.command = this.create('command', base);
@@ -36,11 +60,16 @@ export class RedisConnections {
     });
   }
 
-  private create(role: string, options: RedisOptions): Redis {
+  private create(role: RedisRole, options: RedisOptions): Redis {
     const client = new Redis(this.options.url, options);
+    const link: Link = { role, client, healthy: false, pingSentAt: null };
+    this.links.push(link);
     client.on('error', (err: Error) => this.options.onError?.(role, err));
-    client.on('ready', () => this.options.onStateChange?.(role, 'ready'));
-    client.on('close', () => this.options.onStateChange?.(role, 'down'));
+    client.on('ready', () => {
+      link.pingSentAt = null;
+      this.setHealthy(link, true);
+    });
+    client.on('close', () => this.setHealthy(link, false));
     return client;
   }
 
@@ -59,15 +88,56 @@ export class RedisConnections {
         `Redis ${this.version} is too old: streams need max-deleted-entry-id (Redis 7.0 or later)`,
       );
     }
+    const every = this.options.heartbeatMs ?? 1000;
+    this.heartbeat = setInterval(() => this.links.forEach((l) => this.beat(l, every)), every);
+    this.heartbeat.unref();
   }
 
+  /** Both connections are connected and answering their heartbeat. */
   isReady(): boolean {
-    return this.command.status === 'ready' && this.subscriber.status === 'ready';
+    return this.links.every((l) => l.healthy && l.client.status === 'ready');
+  }
+
+  /** The command connection can take a write right now. */
+  commandUsable(): boolean {
+    const link = this.links[0];
+    return link.healthy && link.client.status === 'ready';
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([this.command.quit(), this.subscriber.quit()]);
     this.command.disconnect();
     this.subscriber.disconnect();
+  }
+
+  private beat(link: Link, every: number): void {
+    if (link.client.status !== 'ready') return;
+    const now = Date.now();
+    if (link.pingSentAt !== null) {
+      const silentMs = now - link.pingSentAt;
+      if (silentMs < every * MISSED_BEATS) return;
+      // Silent connection: declare it dead and let ioredis reconnect (and re-subscribe).
+      link.pingSentAt = null;
+      this.setHealthy(link, false);
+      this.options.onError?.(link.role, new Error(`no PING reply for ${silentMs} ms`));
+      link.client.disconnect(true);
+      return;
+    }
+    link.pingSentAt = now;
+    link.client.ping().then(
+      () => {
+        link.pingSentAt = null;
+        this.setHealthy(link, true);
+      },
+      // A failed PING (timeout, closed) is judged by the next beat or the close event.
+      () => undefined,
+    );
+  }
+
+  private setHealthy(link: Link, healthy: boolean): void {
+    if (link.healthy === healthy) return;
+    link.healthy = healthy;
+    this.options.onStateChange?.(link.role, healthy ? 'ready' : 'down');
   }
 }

@@ -29,6 +29,8 @@ class RedisShutdown implements OnApplicationShutdown {
         if (!config.redisUrl) return null;
         const connections = new RedisConnections({
           url: config.redisUrl,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          heartbeatMs: config.redis.heartbeatMs,
           onError: (role, error) =>
             logger.event('warn', 'redis error', { role, error: error.message }),
           onStateChange: (role, state) => {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
+import { UnavailableError } from '../../common/errors.js';
 import { withRedis } from '../../redis/redis-errors.js';
 import type { EventHistory } from '../../history/event-history.port.js';
 import { BaseEventBus, type BusOptions } from '../base-event-bus.js';
@@ -7,8 +8,8 @@ import type { EventEnvelope } from '../envelope.js';
 
 export interface RedisBusOptions extends BusOptions {
   keys: RedisKeys;
-  /** Called when a live message cannot be parsed (never expected). */
-  onBadMessage?: (channel: string, error: unknown) => void;
+  /** Called when a live message cannot be parsed, or a resubscribe fails. */
+  onError?: (context: string, error: unknown) => void;
 }
 
 /**
@@ -25,11 +26,34 @@ export class RedisEventBus extends BaseEventBus {
     super(history, busOptions);
     const onMessage = (channel: string, message: string) => this.onMessage(channel, message);
     subscriber.on('smessage', onMessage);
+    // The bus is built on a connected subscriber, so every later `ready` is a reconnect.
+    subscriber.on('ready', () => void this.resubscribe());
   }
 
   protected async listen(projectId: string): Promise<void> {
+    // Fail fast while disconnected: a subscribe queued behind an outage would hang its viewer.
+    if (this.subscriber.status !== 'ready') throw new UnavailableError('live channel unavailable');
     const channel = this.busOptions.keys.live(projectId);
     await withRedis(() => this.subscriber.ssubscribe(channel));
+  }
+
+  /**
+   * ioredis re-subscribes by itself on reconnect, but without telling us when
+   * that is done; subscribing again (idempotent) and awaiting the replies
+   * gives the moment from which every live message reaches us, so the gap can
+   * be read from history without missing anything.
+   */
+  private async resubscribe(): Promise<void> {
+    try {
+      for (const projectId of this.listeningProjects()) {
+        await this.subscriber.ssubscribe(this.busOptions.keys.live(projectId));
+      }
+    } catch (err) {
+      // Dropped again: the next `ready` retries.
+      this.busOptions.onError?.('resubscribe', err);
+      return;
+    }
+    this.restored();
   }
 
   protected async unlisten(projectId: string): Promise<void> {
@@ -45,7 +69,7 @@ export class RedisEventBus extends BaseEventBus {
     try {
       events = JSON.parse(message) as EventEnvelope[];
     } catch (err) {
-      this.busOptions.onBadMessage?.(channel, err);
+      this.busOptions.onError?.(`message on ${channel}`, err);
       return;
     }
     this.deliver(projectId, events);

@@ -39,3 +39,24 @@ export class UnsubscribeDto {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 }
+
+export class LogsSubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+
+  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  runId: string;
+
+  /** An id of the run's own log stream. */
+  @IsOptional()
+  @Matches(STREAM_ID_PATTERN, { message: 'since must be a stream id like 1732185600000-0' })
+  since?: string;
+}
+
+export class LogsUnsubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+
+  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  runId: string;
+}

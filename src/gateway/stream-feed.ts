@@ -1,0 +1,492 @@
+import { compareStreamIds } from '../common/ids.js';
+import type { EventEnvelope, Snapshot } from '../events/envelope.js';
+import type { BusSubscription } from '../events/event-bus.port.js';
+import type { TypeFilter } from '../events/pattern.js';
+import type { StreamRef } from '../history/event-history.port.js';
+import { SlowQueue } from './slow-queue.js';
+
+/** One socket's subscription to one stream, as the feed sees it. */
+export interface FeedViewer {
+  readonly id: string;
+  send(events: EventEnvelope[]): void;
+  join(room: string): void;
+  leave(room: string): void;
+  /** Bytes handed to the connection and not yet written to the network. */
+  bufferedBytes(): number;
+  /** History behind this viewer was lost and re-read: it gets the fresh snapshot. */
+  resync(snapshot: Snapshot): void;
+  /**
+   * The feed dropped this viewer: its events could not be kept (`slow`: past the
+   * hard limit, the connection must go) or history behind it was lost on a
+   * stream without snapshots (`lost`). It should resubscribe with `since`.
+   */
+  lagged(lastDeliveredId: string, reason: 'slow' | 'lost'): void;
+}
+
+/** Where a feed's events come from: the live channel, and history to fill gaps. */
+export interface FeedSource {
+  /** Starts listening live; resolves once live. */
+  listen(feed: StreamFeed): Promise<BusSubscription>;
+  /** The stream's last id right now. */
+  lastId(): Promise<string>;
+  /** Every held event after `since`, or null when something after it is gone. */
+  readAllAfter(since: string): Promise<EventEnvelope[] | null>;
+  /** Fresh snapshot for a resync; absent for streams without one (log streams). */
+  snapshot?: () => Promise<Snapshot>;
+}
+
+/** What the feed reports (metrics and logs), so it stays free of both. */
+export interface FeedObserver {
+  /** `events` were written to `members` viewers. */
+  delivered(events: EventEnvelope[], members: number): void;
+  /** A batch left this replica (once, whatever the number of groups). */
+  emitted(events: EventEnvelope[]): void;
+  backfilled(count: number): void;
+  resynced(viewers: number): void;
+  /** A viewer went over the soft limit (`true`) or caught up (`false`). */
+  slow(viewer: FeedViewer, slow: boolean, detail: { bufferedBytes: number; merged: number }): void;
+  merged(count: number): void;
+  dropped(viewer: FeedViewer, count: number): void;
+  /** Recovery after a live interruption failed (Redis still down); it is retried. */
+  recoveryFailed(error: unknown): void;
+}
+
+export interface FeedOptions {
+  batchWindowMs: number;
+  softLimitBytes: number;
+  hardLimitBytes: number;
+  /** Room name for viewers with this filter. */
+  roomFor: (filter: TypeFilter) => string;
+  emitToRoom: (room: string, events: EventEnvelope[]) => void;
+}
+
+type MemberState = 'reading' | 'armed' | 'live' | 'slow' | 'closed';
+
+/**
+ * A viewer of the feed. While `reading` it reads history and buffers live
+ * events; `armed` once its catch-up was sent, waiting until the feed has
+ * received the event at `threshold` (the position its history was read at:
+ * only then can no earlier event still be in flight to us); then `live` in its
+ * group's room, or `slow` (out of the room, events queued) while its
+ * connection is backed up.
+ */
+export interface FeedMember {
+  readonly viewer: FeedViewer;
+  readonly filter: TypeFilter;
+  state: MemberState;
+  buffer: EventEnvelope[];
+  /** Stream position this viewer has been served up to (filtered events count as served). */
+  deliveredUpTo: string;
+  threshold: string;
+  group: FilterGroup | null;
+  queue: SlowQueue | null;
+}
+
+interface FilterGroup {
+  filter: TypeFilter;
+  room: string;
+  members: Set<FeedMember>;
+  /** Members in the room (not slow). */
+  inRoom: number;
+}
+
+/** How often slow viewers are checked for having caught up, ms. */
+const SLOW_CHECK_MS = 50;
+/** Live events held while a gap is read; past this, the gap is resolved by a resync. */
+const MAX_RECOVERY_BUFFER = 10_000;
+/** Pause before retrying a recovery that failed because Redis is still down, ms. */
+const RECOVERY_RETRY_MS = 1000;
+
+/**
+ * One stream's live events on this replica: a project's events, or one run's
+ * log lines. Viewers with the same filter share a Socket.IO room, so each batch
+ * is filtered and encoded once per group. The feed also keeps the delivery
+ * promise when things go wrong: it remembers the last id it received
+ * (`cursor`), so after a live interruption it reads the gap from history, or
+ * resyncs its viewers when that history is gone; and it takes viewers whose
+ * connections back up out of the room, coalescing their events, and drops
+ * them past the hard limit.
+ */
+export class StreamFeed {
+  busSubscription: BusSubscription | null = null;
+  readonly ready: Promise<void>;
+  /** Bumped by every resync: a viewer that read history across one must read again. */
+  generation = 0;
+  private readonly members = new Set<FeedMember>();
+  private readonly groups = new Map<string, FilterGroup>();
+  private pending: EventEnvelope[] = [];
+  /** Highest id received (or known to be covered); null until live. */
+  private cursor: string | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
+  private slowTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private slowCount = 0;
+  private recovering = false;
+  private recoverAgain = false;
+  private recoveryBuffer: EventEnvelope[] = [];
+  private recoveryOverflow = false;
+  private closed = false;
+
+  constructor(
+    readonly stream: StreamRef,
+    private readonly source: FeedSource,
+    private readonly options: FeedOptions,
+    private readonly observer: FeedObserver,
+  ) {
+    // Listen first, then read the position: every event after it reaches us live.
+    this.ready = source
+      .listen(this)
+      .then((subscription) => {
+        this.busSubscription = subscription;
+        return source.lastId();
+      })
+      .then((id) => {
+        this.cursor = id;
+      });
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** Members over the soft limit right now. */
+  get slowMembers(): number {
+    return this.slowCount;
+  }
+
+  /** Timers this feed holds (leak checks). */
+  get timers(): number {
+    return [this.batchTimer, this.slowTimer, this.retryTimer].filter(Boolean).length;
+  }
+
+  /** Live handler: the stream's events, in id order. */
+  receive(event: EventEnvelope): void {
+    if (this.closed) return;
+    if (this.recovering) {
+      if (this.recoveryBuffer.length >= MAX_RECOVERY_BUFFER) this.recoveryOverflow = true;
+      else this.recoveryBuffer.push(event);
+      return;
+    }
+    this.ingest(event);
+  }
+
+  /** A new viewer starts reading history; live events are buffered for it meanwhile. */
+  addMember(viewer: FeedViewer, filter: TypeFilter): FeedMember {
+    const member: FeedMember = {
+      viewer,
+      filter,
+      state: 'reading',
+      buffer: [],
+      deliveredUpTo: '0-0',
+      threshold: '0-0',
+      group: null,
+      queue: null,
+    };
+    this.members.add(member);
+    return member;
+  }
+
+  /**
+   * The viewer's history is read (up to `threshold`, from `position`): returns
+   * what to send it right after its ack, history then buffered live events,
+   * filtered, each once. Call `activate` once those are sent.
+   */
+  arm(
+    member: FeedMember,
+    history: EventEnvelope[],
+    position: string,
+    threshold: string,
+  ): EventEnvelope[] {
+    const { events, last } = after([...history, ...member.buffer], position, member.filter);
+    member.buffer = [];
+    member.deliveredUpTo = last;
+    member.threshold = threshold;
+    member.state = 'armed';
+    return events;
+  }
+
+  /**
+   * Goes live now if the feed has received the event at the viewer's threshold;
+   * otherwise the viewer stays armed, gets what arrives, and joins its room
+   * when that event comes, so an event published before the read but received
+   * after it is never sent twice.
+   */
+  activate(member: FeedMember): void {
+    if (member.state !== 'armed') return;
+    if (this.cursor !== null && compareStreamIds(this.cursor, member.threshold) >= 0) {
+      this.goLive(member);
+    }
+  }
+
+  removeMember(member: FeedMember): void {
+    if (!this.members.delete(member)) return;
+    const group = member.group;
+    if (group) {
+      if (member.state === 'live') {
+        member.viewer.leave(group.room);
+        group.inRoom--;
+      }
+      group.members.delete(member);
+      if (group.members.size === 0) this.groups.delete(group.filter.key);
+    }
+    if (member.state === 'slow') this.setSlowCount(this.slowCount - 1);
+    member.state = 'closed';
+    member.queue = null;
+    member.buffer = [];
+  }
+
+  /**
+   * The live channel was interrupted and is back: read what was published
+   * meanwhile (after `cursor`) and deliver it before the live events that
+   * arrive during the read; if that history is gone, resync every viewer.
+   */
+  recover(): void {
+    if (this.closed || this.cursor === null) return;
+    if (this.recovering) {
+      this.recoverAgain = true;
+      return;
+    }
+    this.recovering = true;
+    void this.runRecovery();
+  }
+
+  flush(): void {
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = null;
+    }
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const position = batch[batch.length - 1].id;
+    const laggards: FeedMember[] = [];
+    for (const group of this.groups.values()) {
+      const events = group.filter.matchesAll
+        ? batch
+        : batch.filter((e) => group.filter.matches(e.type));
+      if (events.length > 0 && group.inRoom > 0) {
+        this.options.emitToRoom(group.room, events);
+        this.observer.delivered(events, group.inRoom);
+      }
+      for (const member of group.members) {
+        if (member.state === 'slow') {
+          if (!this.enqueue(member, events, position)) laggards.push(member);
+        } else if (member.state === 'live') {
+          member.deliveredUpTo = position;
+          if (member.viewer.bufferedBytes() > this.options.softLimitBytes) this.enterSlow(member);
+        }
+      }
+    }
+    this.observer.emitted(batch);
+    for (const member of laggards) this.lag(member, 'slow');
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const timer of [this.batchTimer, this.slowTimer, this.retryTimer]) {
+      if (timer) clearTimeout(timer);
+    }
+    this.batchTimer = this.slowTimer = this.retryTimer = null;
+    this.pending = [];
+    this.recoveryBuffer = [];
+    this.members.clear();
+    this.groups.clear();
+    this.slowCount = 0;
+  }
+
+  private ingest(event: EventEnvelope): void {
+    if (this.cursor !== null && compareStreamIds(event.id, this.cursor) <= 0) return;
+    this.cursor = event.id;
+    this.pending.push(event);
+    for (const member of this.members) {
+      if (member.state !== 'reading' && member.state !== 'armed') continue;
+      member.buffer.push(event);
+      if (member.state === 'armed' && compareStreamIds(event.id, member.threshold) >= 0) {
+        this.goLive(member);
+      }
+    }
+    if (!this.batchTimer) {
+      this.batchTimer = setTimeout(() => this.flush(), this.options.batchWindowMs);
+    }
+  }
+
+  /**
+   * Moves an armed viewer into its room: whatever it buffered since its
+   * catch-up goes out first, pending events go to the current members (this
+   * viewer has them already), then it joins.
+   */
+  private goLive(member: FeedMember): void {
+    const { events, last } = after(member.buffer, member.deliveredUpTo, member.filter);
+    member.buffer = [];
+    member.deliveredUpTo = last;
+    if (events.length > 0) member.viewer.send(events);
+    this.flush();
+    const group = this.group(member.filter);
+    group.members.add(member);
+    member.group = group;
+    this.join(member);
+  }
+
+  private join(member: FeedMember): void {
+    member.state = 'live';
+    member.viewer.join(member.group!.room);
+    member.group!.inRoom++;
+  }
+
+  /** Over the soft limit: out of the room, events queued (and merged) from now on. */
+  private enterSlow(member: FeedMember): void {
+    member.viewer.leave(member.group!.room);
+    member.group!.inRoom--;
+    member.state = 'slow';
+    member.queue = new SlowQueue();
+    this.setSlowCount(this.slowCount + 1);
+    this.observer.slow(member.viewer, true, {
+      bufferedBytes: member.viewer.bufferedBytes(),
+      merged: 0,
+    });
+  }
+
+  /** Queues a slow member's events; false when it is past the hard limit. */
+  private enqueue(member: FeedMember, events: EventEnvelope[], position: string): boolean {
+    const queue = member.queue!;
+    let merged = 0;
+    for (const event of events) if (queue.push(event)) merged++;
+    if (merged > 0) this.observer.merged(merged);
+    queue.upTo = position;
+    return member.viewer.bufferedBytes() + queue.bytes <= this.options.hardLimitBytes;
+  }
+
+  /** Slow members whose connection has drained get their queue and rejoin the room. */
+  private checkSlow(): void {
+    for (const member of this.members) {
+      if (member.state !== 'slow') continue;
+      if (member.viewer.bufferedBytes() > this.options.softLimitBytes / 2) continue;
+      const queue = member.queue!;
+      const merged = queue.merged;
+      const events = queue.take();
+      member.queue = null;
+      if (events.length > 0) member.viewer.send(events);
+      if (queue.upTo !== null) member.deliveredUpTo = queue.upTo;
+      this.setSlowCount(this.slowCount - 1);
+      this.join(member);
+      this.observer.slow(member.viewer, false, {
+        bufferedBytes: member.viewer.bufferedBytes(),
+        merged,
+      });
+    }
+  }
+
+  private lag(member: FeedMember, reason: 'slow' | 'lost'): void {
+    if (member.state === 'closed') return;
+    const dropped = member.queue?.length ?? 0;
+    const lastDeliveredId = member.deliveredUpTo;
+    this.removeMember(member);
+    if (dropped > 0) this.observer.dropped(member.viewer, dropped);
+    member.viewer.lagged(lastDeliveredId, reason);
+  }
+
+  private setSlowCount(count: number): void {
+    this.slowCount = count;
+    if (count > 0 && !this.slowTimer && !this.closed) {
+      this.slowTimer = setInterval(() => this.checkSlow(), SLOW_CHECK_MS);
+    } else if (count === 0 && this.slowTimer) {
+      clearInterval(this.slowTimer);
+      this.slowTimer = null;
+    }
+  }
+
+  private async runRecovery(): Promise<void> {
+    for (;;) {
+      this.recoverAgain = false;
+      try {
+        const gap = this.recoveryOverflow ? null : await this.source.readAllAfter(this.cursor!);
+        if (this.closed) return;
+        if (gap) {
+          this.observer.backfilled(gap.length);
+          for (const event of gap) this.ingest(event);
+        } else {
+          await this.resync();
+          if (this.closed) return;
+        }
+      } catch (err) {
+        if (this.closed) return;
+        this.observer.recoveryFailed(err);
+        // Keep holding live events: releasing them now would skip the gap for good.
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          void this.runRecovery();
+        }, RECOVERY_RETRY_MS);
+        return;
+      }
+      if (!this.recoverAgain) break;
+    }
+    this.recovering = false;
+    this.recoveryOverflow = false;
+    const held = this.recoveryBuffer;
+    this.recoveryBuffer = [];
+    for (const event of held) this.ingest(event);
+  }
+
+  /**
+   * History behind the cursor is gone (Redis restarted empty, or trimmed
+   * past us): every viewer that was served from it starts over from a fresh
+   * snapshot; viewers still reading history read again.
+   */
+  private async resync(): Promise<void> {
+    this.flush();
+    this.generation++;
+    const served = [...this.members].filter((m) => m.state !== 'reading');
+    if (!this.source.snapshot) {
+      const position = await this.source.lastId();
+      this.cursor = position;
+      for (const member of served) this.lag(member, 'lost');
+      this.observer.resynced(0);
+      return;
+    }
+    const snapshot = await this.source.snapshot();
+    if (this.closed) return;
+    this.cursor = snapshot.position;
+    for (const member of served) {
+      if (member.state === 'closed') continue;
+      member.buffer = [];
+      member.deliveredUpTo = snapshot.position;
+      member.viewer.resync(snapshot);
+      if (member.state === 'slow') {
+        member.queue = null;
+        this.setSlowCount(this.slowCount - 1);
+        this.join(member);
+      } else if (member.state === 'armed') {
+        const group = this.group(member.filter);
+        group.members.add(member);
+        member.group = group;
+        this.join(member);
+      }
+    }
+    this.observer.resynced(served.length);
+  }
+
+  private group(filter: TypeFilter): FilterGroup {
+    let group = this.groups.get(filter.key);
+    if (!group) {
+      group = { filter, room: this.options.roomFor(filter), members: new Set(), inRoom: 0 };
+      this.groups.set(filter.key, group);
+    }
+    return group;
+  }
+}
+
+/** The events after `from` (id order, each once), those `filter` accepts, and the last id seen. */
+function after(
+  events: EventEnvelope[],
+  from: string,
+  filter: TypeFilter,
+): { events: EventEnvelope[]; last: string } {
+  let last = from;
+  const out: EventEnvelope[] = [];
+  for (const event of events) {
+    if (compareStreamIds(event.id, last) <= 0) continue;
+    last = event.id;
+    if (filter.matches(event.type)) out.push(event);
+  }
+  return { events: out, last };
+}
