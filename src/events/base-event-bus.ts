@@ -6,6 +6,7 @@ import {
   type BusSubscription,
   type EventBus,
   type EventHandler,
+  type LiveState,
 } from './event-bus.port.js';
 import { compilePattern, type Matcher } from './pattern.js';
 import { validateEvent } from './validate-event.js';
@@ -36,7 +37,7 @@ export interface BusOptions {
  */
 export abstract class BaseEventBus implements EventBus {
   private readonly channels = new Map<string, ProjectChannel>();
-  private readonly restoredListeners: (() => void)[] = [];
+  private readonly stateListeners: ((state: LiveState) => void)[] = [];
 
   protected constructor(
     protected readonly history: EventHistory,
@@ -148,13 +149,13 @@ export abstract class BaseEventBus implements EventBus {
     return [...this.channels.keys()];
   }
 
-  onLiveRestored(listener: () => void): void {
-    this.restoredListeners.push(listener);
+  onLiveStateChange(listener: (state: LiveState) => void): void {
+    this.stateListeners.push(listener);
   }
 
-  /** Adapters call this once their live channels are subscribed again after an interruption. */
-  protected restored(): void {
-    for (const listener of this.restoredListeners) listener();
+  /** Adapters call this when their live connection drops, and again once it is subscribed again. */
+  protected liveState(state: LiveState): void {
+    for (const listener of this.stateListeners) listener(state);
   }
 
   /** Adapters call this with each live batch of one project, in id order. */

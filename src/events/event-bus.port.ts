@@ -2,6 +2,8 @@ import type { EventEnvelope, PublishInput } from './envelope.js';
 
 export type EventHandler = (event: EventEnvelope) => void;
 
+export type LiveState = 'interrupted' | 'restored';
+
 export interface BusSubscription {
   readonly projectId: string;
   readonly pattern: string;
@@ -28,12 +30,13 @@ export interface EventBus {
   /** Projects this replica is listening to right now (for metrics and tests). */
   listeningProjects(): string[];
   /**
-   * `listener` runs each time the live channels were re-established after an
-   * interruption (a dropped or silent subscriber connection, a Redis restart):
-   * events published meanwhile may have been missed and must be read from
-   * history. Never called by the in-memory bus.
+   * `listener` hears when the live channels are interrupted (a dropped or
+   * silent subscriber connection, a Redis restart) and when they are
+   * re-established: events published in between may have been missed and must
+   * be read from history, and live events arriving after the reconnect must
+   * wait until that read is done. Never called by the in-memory bus.
    */
-  onLiveRestored(listener: () => void): void;
+  onLiveStateChange(listener: (state: LiveState) => void): void;
 }
 
 export const EVENT_BUS = Symbol('EventBus');

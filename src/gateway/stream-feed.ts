@@ -121,6 +121,8 @@ export class StreamFeed {
   private slowTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private slowCount = 0;
+  /** Live events are held (not delivered) from an interruption until its gap is filled. */
+  private holding = false;
   private recovering = false;
   private recoverAgain = false;
   private recoveryBuffer: EventEnvelope[] = [];
@@ -162,7 +164,7 @@ export class StreamFeed {
   /** Live handler: the stream's events, in id order. */
   receive(event: EventEnvelope): void {
     if (this.closed) return;
-    if (this.recovering) {
+    if (this.holding) {
       if (this.recoveryBuffer.length >= MAX_RECOVERY_BUFFER) this.recoveryOverflow = true;
       else this.recoveryBuffer.push(event);
       return;
@@ -235,13 +237,20 @@ export class StreamFeed {
     member.buffer = [];
   }
 
+  /** The live channel dropped: hold live events until `recover` has filled the gap. */
+  hold(): void {
+    if (this.closed || this.cursor === null) return;
+    this.holding = true;
+  }
+
   /**
-   * The live channel was interrupted and is back: read what was published
-   * meanwhile (after `cursor`) and deliver it before the live events that
-   * arrive during the read; if that history is gone, resync every viewer.
+   * The live channel is back: read what was published meanwhile (after
+   * `cursor`) and deliver it before the live events held since the drop; if
+   * that history is gone, resync every viewer.
    */
   recover(): void {
     if (this.closed || this.cursor === null) return;
+    this.holding = true;
     if (this.recovering) {
       this.recoverAgain = true;
       return;
@@ -421,6 +430,7 @@ export class StreamFeed {
       if (!this.recoverAgain) break;
     }
     this.recovering = false;
+    this.holding = false;
     this.recoveryOverflow = false;
     const held = this.recoveryBuffer;
     this.recoveryBuffer = [];

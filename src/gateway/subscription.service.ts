@@ -72,7 +72,11 @@ export class SubscriptionService {
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
-    bus.onLiveRestored(() => {
+    bus.onLiveStateChange((state) => {
+      if (state === 'interrupted') {
+        for (const feed of this.feeds.values()) feed.hold();
+        return;
+      }
       this.metrics.liveRestores.inc();
       this.logger.event('info', 'live channels restored; filling gaps from history', {
         feeds: this.feeds.size,

@@ -105,7 +105,7 @@ export class GatewayMetrics {
   private readonly collectors: (() => void)[] = [];
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'gateway_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
   }
 
   /** Gauges read off internal state are set by collectors just before each scrape. */

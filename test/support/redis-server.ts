@@ -49,6 +49,15 @@ export class RedisServer {
     return new Redis(this.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
   }
 
+  /** Freezes the process (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void {
+    this.process.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process.kill('SIGCONT');
+  }
+
   /** Kills it (SIGKILL) and starts an empty one on the same port. */
   async restartEmpty(): Promise<void> {
     await this.stop();

@@ -26,7 +26,10 @@ export class RedisEventBus extends BaseEventBus {
     super(history, busOptions);
     const onMessage = (channel: string, message: string) => this.onMessage(channel, message);
     subscriber.on('smessage', onMessage);
-    // The bus is built on a connected subscriber, so every later `ready` is a reconnect.
+    // The bus is built on a connected subscriber, so every later `ready` is a
+    // reconnect. ioredis re-subscribes as it reconnects, so live messages may
+    // arrive before `ready`: listeners hold them from the moment of the drop.
+    subscriber.on('close', () => this.liveState('interrupted'));
     subscriber.on('ready', () => void this.resubscribe());
   }
 
@@ -53,7 +56,7 @@ export class RedisEventBus extends BaseEventBus {
       this.busOptions.onError?.('resubscribe', err);
       return;
     }
-    this.restored();
+    this.liveState('restored');
   }
 
   protected async unlisten(projectId: string): Promise<void> {
