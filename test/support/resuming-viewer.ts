@@ -69,6 +69,11 @@ export class ResumingViewer {
     }
   }
 
+  /** The current socket.io-client socket (tests pause its TCP socket). */
+  get socketIo(): Socket | null {
+    return this.socket;
+  }
+
   stop(): void {
     this.stopped = true;
     this.socket?.close();

@@ -106,3 +106,16 @@ export function connectRefused(
     (err: Error & { data?: { code: string; message: string } }) => err,
   );
 }
+
+/**
+ * The TCP socket under a socket.io-client WebSocket connection, so a test can
+ * stop reading it (`pause()`), as a stalled browser tab would.
+ */
+export function tcpSocketOf(socket: Socket): import('node:net').Socket {
+  const engine = socket.io.engine as unknown as {
+    transport: { name: string; ws?: { _socket?: import('node:net').Socket } };
+  };
+  const tcp = engine.transport.ws?._socket;
+  if (engine.transport.name !== 'websocket' || !tcp) throw new Error('not a WebSocket connection');
+  return tcp;
+}
