@@ -30,6 +30,25 @@ export class OpsController {
       .json({ status: ready ? 'ready' : 'unready', redis, draining: this.lifecycle.draining });
   }
 
+  /**
+   * Heap and RSS after a full garbage collection, for leak checks and soak
+   * runs. Only exists when the process was started with `node --expose-gc`
+   * (a forced GC is too costly to offer on a normal deployment): 404 otherwise.
+   */
+  @Get('debug/heap')
+  heap(@Res() res: Response): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (typeof gc !== 'function') {
+      res.status(404).json({
+        error: { code: 'NOT_FOUND', message: 'start node with --expose-gc to enable /debug/heap' },
+      });
+      return;
+    }
+    gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    res.json({ heapUsed, rss });
+  }
+
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metricsText(): Promise<string> {

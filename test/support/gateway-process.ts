@@ -27,18 +27,24 @@ export class GatewayProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  static async start(
+    env: Record<string, string> = {},
+    nodeArgs: string[] = [],
+  ): Promise<GatewayProcess> {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
     const port = await freePort();
-    const child = spawnMain({
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: TEST_SECRET,
-      JWT_AUDIENCE: TEST_AUDIENCE,
-      JWT_ISSUER: TEST_ISSUER,
-      LOG_LEVEL: 'info',
-      ...env,
-    });
+    const child = spawnMain(
+      {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: TEST_SECRET,
+        JWT_AUDIENCE: TEST_AUDIENCE,
+        JWT_ISSUER: TEST_ISSUER,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      nodeArgs,
+    );
     const gateway = new GatewayProcess(port, child);
     await gateway.waitUntilListening();
     return gateway;
@@ -89,8 +95,11 @@ export function runGatewayToExit(
 }
 
 /** `node dist/main.js` with exactly `env` (plus PATH): nothing leaks in from the test's environment. */
-function spawnMain(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, [MAIN], {
+function spawnMain(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,14 +2,15 @@ import type { EventEnvelope } from '../../src/events/envelope.js';
 import { SlowQueue, eventBytes } from '../../src/gateway/slow-queue.js';
 
 let n = 0;
-const ev = (type: string, data: Record<string, unknown>): EventEnvelope => ({
-  id: `${1000 + ++n}-0`,
-  type,
-  projectId: 'p',
-  occurredAt: '2026-11-21T10:00:00.000Z',
-  source: 'test',
-  data,
-});
+const ev = (type: string, data: Record<string, unknown>) =>
+  ({
+    id: `${1000 + ++n}-0`,
+    type,
+    projectId: 'p',
+    occurredAt: '2026-11-21T10:00:00.000Z',
+    source: 'test',
+    data,
+  }) as unknown as EventEnvelope;
 const sample = (host: string, cpuPercent: number) =>
   ev('system.resource.sampled', { host, cpuPercent, memoryPercent: 1 });
 const task = (taskId: string, to: string) => ev('task.status.changed', { taskId, from: null, to });

@@ -1,0 +1,151 @@
+import type { Redis } from 'ioredis';
+import { reportFigures } from '../support/figures.js';
+import { GatewayProcess } from '../support/gateway-process.js';
+import { http } from '../support/http.js';
+import { eventually, metric } from '../support/metrics.js';
+import { RedisServer } from '../support/redis-server.js';
+import { serviceToken, token } from '../support/tokens.js';
+import { Viewer } from '../support/viewer.js';
+
+const VIEWERS = 2000;
+const WAVE = 200;
+const PROJECTS = 20;
+
+/**
+ * Thousands of viewers connect, subscribe (to projects, filtered, and to run
+ * logs), churn and leave while events flow: afterwards the replica holds no
+ * room, live channel, per-socket state or timer, and its heap after GC is back
+ * near where it started.
+ */
+describe('no leaks after churn', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let replica: GatewayProcess;
+  const prefix = `lk${process.pid}`;
+  const svc = serviceToken();
+
+  const heap = async () =>
+    (await http<{ heapUsed: number; rss: number }>('GET', `${replica.url}/debug/heap`)).body;
+  const internal = (kind: string) =>
+    metric(replica.url, 'gateway_internal_objects', `kind="${kind}"`);
+
+  /** One wave: connect, subscribe, churn, receive, leave. */
+  const wave = async (offset: number, size: number, onFull?: () => Promise<void>) => {
+    const viewers = await Promise.all(
+      Array.from({ length: size }, () => Viewer.connect(replica.url, token())),
+    );
+    await Promise.all(
+      viewers.map(async (v, i) => {
+        const projectId = `p${(offset + i) % PROJECTS}`;
+        const kind = i % 4;
+        const types = kind === 1 ? ['task.*'] : kind === 2 ? ['agent.*', 'system.*'] : undefined;
+        expect(await v.subscribe({ projectId, ...(types ? { types } : {}) })).toMatchObject({
+          ok: true,
+        });
+        if (kind === 3) {
+          const ack = await v.emit('logs:subscribe', { projectId, runId: `r${i % 5}` });
+          expect(ack).toMatchObject({ ok: true });
+        }
+        if (i % 5 === 0) {
+          expect(await v.emit('unsubscribe', { projectId })).toEqual({ ok: true });
+          expect(await v.subscribe({ projectId: `p${(i + 1) % PROJECTS}` })).toMatchObject({
+            ok: true,
+          });
+        }
+      }),
+    );
+    const published = await http(
+      'POST',
+      `${replica.url}/api/projects/p${offset % PROJECTS}/events`,
+      {
+        token: svc,
+        body: [
+          { type: 'task.status.changed', data: { taskId: `t${offset}`, from: null, to: 'active' } },
+          { type: 'agent.run.log', data: { runId: 'r0', line: 'hello', lineNumber: offset + 1 } },
+        ],
+      },
+    );
+    expect(published.status).toBe(202);
+    await onFull?.();
+    viewers.forEach((v) => v.close());
+  };
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    client = redis.client();
+    replica = await GatewayProcess.start(
+      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MESSAGES_PER_SECOND: '100' },
+      ['--expose-gc'],
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await replica?.kill();
+    await redis?.stop();
+  });
+
+  it(`${VIEWERS} viewers connect, subscribe, churn and leave: every internal count returns to zero and the heap returns near its start`, async () => {
+    // Warm up code paths and caches before the baseline.
+    // The counts measure something: while viewers are on, none is zero.
+    await wave(0, WAVE, async () => {
+      for (const kind of [
+        'rooms',
+        'feeds',
+        'socket_states',
+        'bus_channels',
+        'socket_timer_entries',
+      ]) {
+        expect([kind, await internal(kind)]).toEqual([kind, expect.any(Number)]);
+        expect(await internal(kind)).toBeGreaterThan(0);
+      }
+    });
+    await eventually(async () => (await metric(replica.url, 'gateway_connected_sockets')) === 0);
+    const before = await heap();
+
+    const startedAt = Date.now();
+    for (let offset = 0; offset < VIEWERS; offset += WAVE) await wave(offset, WAVE);
+    await eventually(async () => (await metric(replica.url, 'gateway_connected_sockets')) === 0);
+    const churnMs = Date.now() - startedAt;
+
+    expect(await metric(replica.url, 'gateway_subscriptions')).toBe(0);
+    expect(await metric(replica.url, 'gateway_live_channels')).toBe(0);
+    expect(await metric(replica.url, 'gateway_slow_viewers')).toBe(0);
+    for (const kind of [
+      'rooms',
+      'feeds',
+      'socket_states',
+      'feed_timers',
+      'bus_channels',
+      'socket_timers',
+      'socket_timer_entries',
+    ]) {
+      expect([kind, await internal(kind)]).toEqual([kind, 0]);
+    }
+    // Nothing left subscribed in Redis either.
+    expect(await client.call('PUBSUB', 'SHARDCHANNELS', `${prefix}:*`)).toEqual([]);
+
+    const after = await heap();
+    const growth = after.heapUsed - before.heapUsed;
+    expect(growth).toBeLessThan(Math.max(8 * 2 ** 20, before.heapUsed * 0.25));
+    reportFigures('leaks', {
+      viewers: VIEWERS,
+      churnMs,
+      heapBeforeMiB: +(before.heapUsed / 2 ** 20).toFixed(1),
+      heapAfterMiB: +(after.heapUsed / 2 ** 20).toFixed(1),
+      rssBeforeMiB: +(before.rss / 2 ** 20).toFixed(1),
+      rssAfterMiB: +(after.rss / 2 ** 20).toFixed(1),
+    });
+  }, 120_000);
+
+  it('/debug/heap does not exist unless node runs with --expose-gc', async () => {
+    const plain = await GatewayProcess.start({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
+    try {
+      const res = await http('GET', `${plain.url}/debug/heap`);
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    } finally {
+      await plain.kill();
+    }
+  });
+});
