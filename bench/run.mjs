@@ -1,18 +1,26 @@
-// npm run bench [-- --viewers 200 --rate 500 --seconds 10]
-// One scenario, run against the gateway and the baseline in the same run:
-// a private redis-server, two replicas, a separate load process of viewers,
-// a fixed publish rate over 10 projects through HTTP. Prints one table and
-// the ratio ours/baseline.
-import { spawn, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// npm run bench [-- --viewers 200 --rate 500 --seconds 10 --only steady|recovery --json out.json]
+// Two scenarios, each run against the gateway and the baseline (plain
+// Socket.IO + redis-adapter) in the same run, on one private redis-server:
+// - steady: two replicas, a separate load process of viewers, a fixed publish
+//   rate over 10 projects through HTTP; one table with the ratio ours/baseline.
+// - recovery: three replicas, one killed (SIGKILL) mid-run; viewers move to the
+//   next replica and subscribe again (ours with `since`); prints the
+//   reconnection time distribution and the events lost.
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import jwt from 'jsonwebtoken';
+import {
+  baseline as startBaseline,
+  cpuAndRss,
+  freePort,
+  gateway as gatewayFor,
+  quantile,
+  startRedis,
+} from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const args = Object.fromEntries(
   process.argv
     .slice(2)
@@ -26,59 +34,22 @@ const RATE = Number(args.rate ?? 500);
 const SECONDS = Number(args.seconds ?? 10);
 const PROJECTS = Array.from({ length: 10 }, (_, i) => `bench${i}`);
 const SECRET = randomBytes(32).toString('hex');
-const CLK = 100; // clock ticks per second for /proc/<pid>/stat
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function startProcess(cmd, argv, env, readyText) {
-  const child = spawn(cmd, argv, {
-    cwd: root,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (c) => {
-      out += c.toString();
-      if (out.includes(readyText)) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => (out += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
-  });
-}
-
-function cpuAndRss(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const cpu = (Number(stat[11]) + Number(stat[12])) / CLK;
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-  return { cpu, rss };
-}
+const viewerToken = jwt.sign({ sub: 'bench-viewer', projects: ['*'] }, SECRET, {
+  expiresIn: 3600,
+});
+const serviceToken = jwt.sign(
+  { sub: 'bench-publisher', projects: ['*'], scope: 'events:publish' },
+  SECRET,
+  { expiresIn: 3600 },
+);
 
 async function runScenario(name, startReplica, redisUrl) {
   const replicas = [];
-  for (let i = 0; i < 2; i++) replicas.push(await startReplica(await freePort(), redisUrl));
+  const prefix = `bench${Date.now()}`;
+  for (let i = 0; i < 2; i++) {
+    replicas.push(await startReplica(await freePort(), redisUrl, prefix));
+  }
   const urls = replicas.map((r) => r.url);
-  const viewerToken = jwt.sign({ sub: 'bench-viewer', projects: ['*'] }, SECRET, {
-    expiresIn: 3600,
-  });
-  const serviceToken = jwt.sign(
-    { sub: 'bench-publisher', projects: ['*'], scope: 'events:publish' },
-    SECRET,
-    { expiresIn: 3600 },
-  );
   const load = fork(
     join(here, 'viewers.mjs'),
     [JSON.stringify({ urls, viewers: VIEWERS, projects: PROJECTS, token: viewerToken })],
@@ -103,7 +74,10 @@ async function runScenario(name, startReplica, redisUrl) {
     const projectId = PROJECTS[n % PROJECTS.length];
     const taskId = `b${n}`;
     sent[projectId].push(taskId);
-    const p = fetch(`${urls[n % urls.length]}/api/projects/${projectId}/events`, {
+    // Round-robin per round of projects, so each project is published through
+    // every replica and its events cross replicas to reach its viewers.
+    const via = urls[Math.floor(n / PROJECTS.length) % urls.length];
+    const p = fetch(`${via}/api/projects/${projectId}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
       body: JSON.stringify({
@@ -166,56 +140,131 @@ async function runScenario(name, startReplica, redisUrl) {
   };
 }
 
-const gateway = async (port, redisUrl) => {
-  const child = await startProcess(
-    process.execPath,
-    ['dist/main.js'],
-    {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: `bench${Date.now()}`,
-      JWT_SECRET: SECRET,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
-    },
-    '"msg":"listening"',
+/**
+ * Recovery: 3 replicas, viewers spread over them, events published through the
+ * third at a steady rate; the first is killed with SIGKILL after 40% of the
+ * run. Viewers on it move to the next replica and subscribe again.
+ */
+async function runRecovery(name, startReplica, redisUrl, resume) {
+  const viewers = Math.max(30, Math.round(VIEWERS * 0.75));
+  const rate = Math.round(RATE * 0.4);
+  const seconds = Math.max(6, Math.round(SECONDS * 0.8));
+  const replicas = [];
+  const prefix = `recovery${Date.now()}`;
+  for (let i = 0; i < 3; i++) {
+    replicas.push(await startReplica(await freePort(), redisUrl, prefix));
+  }
+  const load = fork(
+    join(here, 'resuming-viewers.mjs'),
+    [
+      JSON.stringify({
+        urls: replicas.map((r) => r.url),
+        viewers,
+        projects: PROJECTS,
+        token: viewerToken,
+        resume,
+      }),
+    ],
+    { stdio: 'inherit' },
   );
-  return { child, url: `http://127.0.0.1:${port}` };
-};
-const baseline = async (port, redisUrl) => {
-  const child = await startProcess(
-    process.execPath,
-    ['bench/baseline-server.mjs'],
-    { PORT: String(port), REDIS_URL: redisUrl },
-    '"listening"',
+  await new Promise((resolve, reject) => {
+    load.once('message', resolve);
+    load.once('exit', (c) => reject(new Error(`viewers exited ${c}`)));
+  });
+  const sent = Object.fromEntries(PROJECTS.map((p) => [p, []]));
+  const total = rate * seconds;
+  const killAt = Math.floor(total * 0.4);
+  const started = Date.now();
+  let failures = 0;
+  const inflight = new Set();
+  for (let n = 0; n < total; n++) {
+    const due = started + (n * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (n === killAt) {
+      replicas[0].child.kill('SIGKILL');
+      load.send({ type: 'killed', at: Date.now() });
+    }
+    const projectId = PROJECTS[n % PROJECTS.length];
+    const taskId = `r${n}`;
+    const p = fetch(`${replicas[2].url}/api/projects/${projectId}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
+      body: JSON.stringify({
+        type: 'task.status.changed',
+        data: { taskId, from: null, to: 'planning' },
+      }),
+    })
+      .then((res) => {
+        if (res.status === 202) sent[projectId].push(taskId);
+        else failures++;
+        return res.arrayBuffer();
+      })
+      .catch(() => failures++)
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  const expectedDeliveries = PROJECTS.reduce(
+    (sum, p, i) => sum + sent[p].length * Math.ceil((viewers - i) / PROJECTS.length),
+    0,
   );
-  return { child, url: `http://127.0.0.1:${port}` };
-};
+  await new Promise((resolve) => {
+    const deadline = setTimeout(resolve, 3000);
+    load.on('message', (m) => m.type === 'complete' && (clearTimeout(deadline), resolve()));
+    load.send({ type: 'expect', total: expectedDeliveries });
+  });
+  const report = await new Promise((resolve) => {
+    load.on('message', (m) => m.type === 'report' && resolve(m));
+    load.send({ type: 'report' });
+  });
+  let lost = 0;
+  for (const v of report.viewers) {
+    const got = new Set(v.ids);
+    for (const id of sent[v.projectId]) if (!got.has(id)) lost++;
+  }
+  for (const r of replicas) r.child.kill('SIGKILL');
+  const times = report.reconnectMs.sort((a, b) => a - b);
+  return {
+    name,
+    viewers,
+    rate,
+    seconds,
+    moved: report.moved,
+    resubscribed: times.length,
+    reconnectP50: quantile(times, 0.5),
+    reconnectP95: quantile(times, 0.95),
+    reconnectMax: times.at(-1) ?? NaN,
+    delivered: report.received,
+    expected: expectedDeliveries,
+    lost,
+    duplicates: report.duplicates,
+    publishFailures: failures,
+  };
+}
 
-const redisPort = await freePort();
-const redis = await startProcess(
-  'redis-server',
-  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  {},
-  'Ready to accept connections',
-).catch((err) => {
-  console.error(
-    `redis-server did not start (apt-get update && apt-get install -y redis-server): ${err.message}`,
-  );
-  process.exit(1);
-});
-const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const gateway = gatewayFor(SECRET);
+const baseline = startBaseline;
+const redis = await startRedis();
+const redisUrl = redis.url;
+const only = args.only;
 
-console.log(
-  `scenario: ${VIEWERS} viewers over ${PROJECTS.length} projects, 2 replicas, ${RATE} events/s for ${SECONDS}s (each event to ${VIEWERS / PROJECTS.length} viewers)\n`,
-);
 const results = [];
+const recovery = [];
 try {
-  results.push(await runScenario('gateway', gateway, redisUrl));
-  results.push(await runScenario('baseline', baseline, redisUrl));
+  if (only !== 'recovery') {
+    console.log(
+      `steady: ${VIEWERS} viewers over ${PROJECTS.length} projects, 2 replicas, ${RATE} events/s for ${SECONDS}s (each event to ${VIEWERS / PROJECTS.length} viewers)\n`,
+    );
+    results.push(await runScenario('gateway', gateway, redisUrl));
+    results.push(await runScenario('baseline', baseline, redisUrl));
+  }
+  if (only !== 'steady') {
+    recovery.push(await runRecovery('gateway', gateway, redisUrl, true));
+    recovery.push(await runRecovery('baseline', baseline, redisUrl, false));
+  }
 } finally {
-  redis.kill('SIGKILL');
+  redis.child.kill('SIGKILL');
 }
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
@@ -233,23 +282,45 @@ const rows = [
     [`${i < 2 ? `replica${i + 1}` : 'viewers'} RSS MB`, (r) => r.procs[i].rssMb, 0],
   ]),
 ];
-const [ours, base] = results;
-console.log(
-  `${'figure'.padEnd(24)}${'gateway'.padStart(14)}${'baseline'.padStart(14)}${'ours/base'.padStart(12)}`,
-);
-for (const [label, get, d, show] of rows) {
-  const a = get(ours);
-  const b = get(base);
-  const ratio = b ? a / b : NaN;
+const table = (rows, [ours, base]) => {
   console.log(
-    `${label.padEnd(24)}${(show ? show(ours) : fmt(a, d)).padStart(14)}${(show ? show(base) : fmt(b, d)).padStart(14)}${fmt(ratio, 2).padStart(12)}`,
+    `${'figure'.padEnd(24)}${'gateway'.padStart(14)}${'baseline'.padStart(14)}${'ours/base'.padStart(12)}`,
+  );
+  for (const [label, get, d, show] of rows) {
+    const a = get(ours);
+    const b = get(base);
+    const ratio = b ? a / b : NaN;
+    console.log(
+      `${label.padEnd(24)}${(show ? show(ours) : fmt(a, d)).padStart(14)}${(show ? show(base) : fmt(b, d)).padStart(14)}${fmt(ratio, 2).padStart(12)}`,
+    );
+  }
+};
+if (results.length === 2) table(rows, results);
+if (recovery.length === 2) {
+  const [r] = recovery;
+  console.log(
+    `\nrecovery: ${r.viewers} viewers over ${PROJECTS.length} projects, 3 replicas, ${r.rate} events/s for ${r.seconds}s, replica 1 killed (SIGKILL) at 40%; viewers move to the next replica (ours resubscribes with since)\n`,
+  );
+  table(
+    [
+      ['viewers moved', (x) => x.moved, 0],
+      ['resubscribed', (x) => x.resubscribed, 0],
+      ['reconnect p50 ms', (x) => x.reconnectP50, 0],
+      ['reconnect p95 ms', (x) => x.reconnectP95, 0],
+      ['reconnect max ms', (x) => x.reconnectMax, 0],
+      ['delivered / expected', (x) => x.delivered, 0, (x) => `${x.delivered}/${x.expected}`],
+      ['lost', (x) => x.lost, 0],
+      ['duplicated', (x) => x.duplicates, 0],
+      ['publish failures', (x) => x.publishFailures, 0],
+    ],
+    recovery,
   );
 }
 if (args.json) {
   const { writeFileSync } = await import('node:fs');
   writeFileSync(
     args.json,
-    JSON.stringify({ viewers: VIEWERS, rate: RATE, seconds: SECONDS, results }, null, 2),
+    JSON.stringify({ viewers: VIEWERS, rate: RATE, seconds: SECONDS, results, recovery }, null, 2),
   );
 }
 process.exit(0);

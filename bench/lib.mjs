@@ -1,0 +1,99 @@
+// Shared by the benchmark scenarios: free ports, child processes that signal
+// readiness on stdout, CPU and RSS from /proc, and the two servers under test.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLK = 100; // clock ticks per second for /proc/<pid>/stat
+
+export const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+export function startProcess(cmd, argv, env, readyText) {
+  const child = spawn(cmd, argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (c) => {
+      out += c.toString();
+      if (out.includes(readyText)) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
+  });
+}
+
+export function cpuAndRss(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const cpu = (Number(stat[11]) + Number(stat[12])) / CLK;
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  return { cpu, rss };
+}
+
+/** Starts a private redis-server on a free port; exits with a hint if it is missing. */
+export async function startRedis() {
+  const port = await freePort();
+  const child = await startProcess(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {},
+    'Ready to accept connections',
+  ).catch((err) => {
+    console.error(
+      `redis-server did not start (apt-get update && apt-get install -y redis-server): ${err.message}`,
+    );
+    process.exit(1);
+  });
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+/** One gateway replica (`dist/main.js`); replicas of one scenario share `prefix`. */
+export const gateway = (secret) => async (port, redisUrl, prefix) => {
+  const child = await startProcess(
+    process.execPath,
+    ['dist/main.js'],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      JWT_SECRET: secret,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
+    },
+    '"msg":"listening"',
+  );
+  return { child, url: `http://127.0.0.1:${port}` };
+};
+
+/** One baseline replica: plain Socket.IO + redis-adapter. */
+export const baseline = async (port, redisUrl) => {
+  const child = await startProcess(
+    process.execPath,
+    ['bench/baseline-server.mjs'],
+    { PORT: String(port), REDIS_URL: redisUrl },
+    '"listening"',
+  );
+  return { child, url: `http://127.0.0.1:${port}` };
+};
+
+export const quantile = (sorted, q) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
