@@ -66,23 +66,25 @@ export async function startRedis() {
 }
 
 /** One gateway replica (`dist/main.js`); replicas of one scenario share `prefix`. */
-export const gateway = (secret) => async (port, redisUrl, prefix) => {
-  const child = await startProcess(
-    process.execPath,
-    ['dist/main.js'],
-    {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      JWT_SECRET: secret,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
-    },
-    '"msg":"listening"',
-  );
-  return { child, url: `http://127.0.0.1:${port}` };
-};
+export const gateway =
+  (secret, nodeArgs = []) =>
+  async (port, redisUrl, prefix) => {
+    const child = await startProcess(
+      process.execPath,
+      [...nodeArgs, 'dist/main.js'],
+      {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redisUrl,
+        REDIS_KEY_PREFIX: prefix,
+        JWT_SECRET: secret,
+        LOG_LEVEL: 'info',
+        RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
+      },
+      '"msg":"listening"',
+    );
+    return { child, url: `http://127.0.0.1:${port}` };
+  };
 
 /** One baseline replica: plain Socket.IO + redis-adapter. */
 export const baseline = async (port, redisUrl) => {
