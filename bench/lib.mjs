@@ -80,6 +80,9 @@ export const gateway =
         JWT_SECRET: secret,
         LOG_LEVEL: 'info',
         RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
+        // Every load viewer is one user from one address.
+        MAX_CONNECTIONS_PER_USER: '10000',
+        RATE_LIMIT_HANDSHAKES_PER_MINUTE: '1000000',
       },
       '"msg":"listening"',
     );

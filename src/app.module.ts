@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module.js';
 import { ApiModule } from './api/api.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import type { JsonLogger } from './common/json-logger.js';
@@ -9,6 +10,7 @@ import { DomainModule } from './domain/domain.module.js';
 import { EventsModule } from './events/events.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HistoryModule } from './history/history.module.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -23,9 +25,11 @@ export class AppModule {
         HistoryModule,
         EventsModule,
         AuthModule,
+        LimitsModule,
         OpsModule,
         GatewayModule,
         ApiModule,
+        AdminModule,
         DomainModule,
         DemoModule.forRoot(config.demo),
       ],

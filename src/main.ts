@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import { HttpErrorFilter, sendHttpError } from './api/http-exception.filter.js';
@@ -10,6 +11,7 @@ import { ConfigError, loadConfig } from './config/load-config.js';
 import { DEMO_PROJECTS } from './demo/simulator.js';
 import { DrainService } from './gateway/drain.service.js';
 import { GatewayIoAdapter } from './gateway/socket-io.adapter.js';
+import { RateLimits } from './limits/rate-limits.js';
 import { Lifecycle } from './ops/lifecycle.js';
 
 /** Largest HTTP body: 100 events of a few KiB each. */
@@ -45,8 +47,25 @@ async function bootstrap(): Promise<void> {
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.enableCors({ origin: config.corsOrigins, credentials: false });
+  // The demo page loads the Socket.IO client and one inline script from here.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'script-src': ["'self'", "'unsafe-inline'"],
+          'connect-src': ["'self'", 'ws:', 'wss:'],
+        },
+      },
+    }),
+  );
 
-  const ioAdapter = new GatewayIoAdapter(app, config, logger, app.get(Lifecycle));
+  const ioAdapter = new GatewayIoAdapter(
+    app,
+    config,
+    logger,
+    app.get(Lifecycle),
+    app.get(RateLimits),
+  );
   await ioAdapter.connect();
   app.useWebSocketAdapter(ioAdapter);
 

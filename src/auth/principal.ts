@@ -9,9 +9,16 @@ export interface Principal {
   expiresAt: number;
   /** `iat` in ms since the epoch. */
   issuedAt: number;
+  /**
+   * Projects revoked for this user after the token was issued: filled from the
+   * revocation store when the token is accepted, and kept up to date on live
+   * sockets as revocations arrive.
+   */
+  revoked: Set<string>;
 }
 
 export function canAccessProject(principal: Principal, projectId: string): boolean {
+  if (principal.revoked.has(projectId)) return false;
   return principal.projects === '*' || principal.projects.has(projectId);
 }
 

@@ -1,53 +1,83 @@
-import jwt from 'jsonwebtoken';
+import {
+  createRemoteJWKSet,
+  errors,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { AppConfig } from '../config/app-config.js';
 import { GatewayError } from '../common/errors.js';
 import { isId } from '../common/ids.js';
 import type { Principal } from './principal.js';
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
+/** How long a JWKS fetch may take before verification gives up (503), ms. */
+const JWKS_TIMEOUT_MS = 5000;
+
+type KeySource = Uint8Array | CryptoKey | JWTVerifyGetKey;
 
 /**
- * Verifies bearer tokens with the algorithm pinned by configuration (HS256
- * with a secret, or RS256/ES256 with a public key): `exp` and `iat` required,
- * `nbf`, `aud` and `iss` checked, a bounded clock skew. Every failure is
- * UNAUTHORIZED with a reason that never includes the token.
+ * Verifies bearer tokens with the algorithm pinned by configuration: HS256
+ * with a secret; RS256 or ES256 with a public key; with a JWKS URL, RS256 or
+ * ES256 as each key's type dictates (jose refuses a key used with another
+ * algorithm, `alg: none`, and an HS256 token "signed" with a public key).
+ * `exp`, `iat` and `sub` required; `nbf`, `aud`, `iss` checked with the
+ * configured clock skew. Every failure is UNAUTHORIZED with a reason that
+ * never includes the token; a JWKS that cannot be fetched is UNAVAILABLE.
  */
 export class TokenVerifier {
-  private readonly key: string;
-  private readonly algorithm: jwt.Algorithm;
+  private readonly key: Promise<KeySource>;
+  private readonly algorithms: string[];
 
   constructor(private readonly config: AppConfig['jwt']) {
-    if (config.publicKey) {
-      this.key = config.publicKey.pem;
-      this.algorithm = config.publicKey.algorithm;
+    if (config.jwks) {
+      this.algorithms = ['RS256', 'ES256'];
+      this.key = Promise.resolve(
+        createRemoteJWKSet(new URL(config.jwks.url), {
+          cooldownDuration: config.jwks.cooldownMs,
+          cacheMaxAge: config.jwks.cacheMs,
+          timeoutDuration: JWKS_TIMEOUT_MS,
+        }),
+      );
+    } else if (config.publicKey) {
+      this.algorithms = [config.publicKey.algorithm];
+      this.key = importSPKI(config.publicKey.pem, config.publicKey.algorithm);
     } else {
-      this.key = config.secret ?? '';
-      this.algorithm = 'HS256';
+      this.algorithms = ['HS256'];
+      this.key = Promise.resolve(new TextEncoder().encode(config.secret ?? ''));
     }
+    // Surfaced on first use; never an unhandled rejection.
+    this.key.catch(() => undefined);
   }
 
-  verify(token: unknown): Principal {
+  async verify(token: unknown): Promise<Principal> {
     if (typeof token !== 'string' || token.length === 0) throw unauthorized('a token is required');
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('token too long');
-    let claims: jwt.JwtPayload;
+    let claims: JWTPayload;
     try {
-      const decoded = jwt.verify(token, this.key, {
-        algorithms: [this.algorithm],
+      const key = await this.key;
+      const options = {
+        algorithms: this.algorithms,
         clockTolerance: this.config.clockSkewSeconds,
+        requiredClaims: ['exp', 'iat', 'sub'],
         ...(this.config.audience ? { audience: this.config.audience } : {}),
         ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
-      });
-      if (typeof decoded === 'string') throw unauthorized('token payload must be a JSON object');
-      claims = decoded;
+      };
+      const result =
+        typeof key === 'function'
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
+      claims = result.payload;
     } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      throw unauthorized(reason(err));
+      throw verificationError(err);
     }
     return toPrincipal(claims);
   }
 }
 
-function toPrincipal(claims: jwt.JwtPayload): Principal {
+function toPrincipal(claims: JWTPayload): Principal {
   if (typeof claims.exp !== 'number') throw unauthorized('token has no exp');
   if (typeof claims.iat !== 'number') throw unauthorized('token has no iat');
   if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 256) {
@@ -72,20 +102,52 @@ function toPrincipal(claims: jwt.JwtPayload): Principal {
     scopes: new Set(rawScope.split(' ').filter(Boolean)),
     expiresAt: claims.exp * 1000,
     issuedAt: claims.iat * 1000,
+    revoked: new Set(),
   };
 }
 
-function reason(err: unknown): string {
-  if (err instanceof jwt.TokenExpiredError) return 'token expired';
-  if (err instanceof jwt.NotBeforeError) return 'token not yet valid';
-  if (err instanceof jwt.JsonWebTokenError) {
-    if (/audience/.test(err.message)) return 'token audience is not accepted';
-    if (/issuer/.test(err.message)) return 'token issuer is not accepted';
-    if (/signature/.test(err.message)) return 'token signature is invalid';
-    if (/algorithm/.test(err.message)) return 'token algorithm is not accepted';
-    return 'token is malformed';
+function verificationError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof errors.JWTExpired) return unauthorized('token expired');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return unauthorized(`token has no ${err.claim}`);
+    if (err.claim === 'nbf') return unauthorized('token not yet valid');
+    if (err.claim === 'aud') return unauthorized('token audience is not accepted');
+    if (err.claim === 'iss') return unauthorized('token issuer is not accepted');
+    if (err.claim === 'iat') return unauthorized('token iat is invalid');
+    return unauthorized(`token has no valid ${err.claim}`);
   }
-  return 'token is invalid';
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return unauthorized('token signature is invalid');
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
+    return unauthorized('token algorithm is not accepted');
+  }
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
+    return unauthorized('token key (kid) is not known');
+  }
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
+    return new GatewayError(
+      'UNAVAILABLE',
+      'token keys cannot be fetched right now, retry',
+      undefined,
+      5,
+    );
+  }
+  if (err instanceof errors.JOSEError) return unauthorized('token is malformed');
+  // A JWKS fetch that failed at the network level.
+  if (
+    err instanceof TypeError ||
+    (err instanceof Error && /fetch|ECONN|network/i.test(err.message))
+  ) {
+    return new GatewayError(
+      'UNAVAILABLE',
+      'token keys cannot be fetched right now, retry',
+      undefined,
+      5,
+    );
+  }
+  return unauthorized('token is invalid');
 }
 
 function unauthorized(message: string): GatewayError {

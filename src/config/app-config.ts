@@ -11,6 +11,8 @@ export interface AppConfig {
     secret: string | null;
     /** PEM public key and its pinned algorithm. */
     publicKey: { pem: string; algorithm: 'RS256' | 'ES256' } | null;
+    /** JWKS endpoint (RS256 / ES256 by key type). */
+    jwks: { url: string; cooldownMs: number; cacheMs: number } | null;
     audience: string | null;
     issuer: string | null;
     clockSkewSeconds: number;
@@ -21,8 +23,16 @@ export interface AppConfig {
   trustedProxies: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   history: HistoryLimits;
+  /** Seconds a revocation is remembered. */
+  revocationTtlSeconds: number;
+  socket: {
+    maxMessageBytes: number;
+    connectTimeoutMs: number;
+  };
   limits: {
     maxConnectionsPerUser: number;
+    connectionLeaseSeconds: number;
+    abuseRejections: number;
     maxSubscriptionsPerSocket: number;
     messagesPerSecond: number;
     handshakesPerMinute: number;

@@ -29,8 +29,26 @@ export class Environment {
   /** PEM public key (RSA: RS256, EC: ES256) for production tokens. */
   @IsOptional() @IsString() JWT_PUBLIC_KEY?: string;
 
-  /** JWKS URL for production tokens (key rotation): not supported yet (issue 4). */
-  @IsOptional() @IsString() JWT_JWKS_URL?: string;
+  /**
+   * JWKS URL for production tokens (RS256 / ES256, chosen by each key's type).
+   * Keys are cached; a token with an unknown `kid` refetches (at most once per
+   * cool-down), so rotating keys needs no restart.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'JWT_JWKS_URL must be an http(s) URL' })
+  JWT_JWKS_URL?: string;
+
+  /** Least time between two JWKS fetches caused by unknown `kid`s, seconds. Default 30. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(3600) JWKS_COOLDOWN_SECONDS?: number;
+
+  /** How long fetched JWKS keys are used before they are fetched again, seconds. Default 600. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(86_400) JWKS_CACHE_SECONDS?: number;
+
+  /**
+   * How long a revocation is remembered, seconds: tokens issued before it are
+   * refused for that long. Keep it above your longest token lifetime. Default 86400.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(60) REVOCATION_TTL_SECONDS?: number;
 
   /** Required `aud` claim, when set. */
   @IsOptional() @IsString() JWT_AUDIENCE?: string;
@@ -80,6 +98,27 @@ export class Environment {
 
   /** Messages per second per socket (token bucket, burst of twice that). Default 20. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_MESSAGES_PER_SECOND?: number;
+
+  /**
+   * Seconds a replica's claim on one of a user's connection slots lives
+   * without renewal (renewed every third of it): a crashed replica's slots
+   * free themselves after this. Default 30.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(3) @Max(3600) CONNECTION_LEASE_SECONDS?: number;
+
+  /** RATE_LIMITED answers to one socket within 10 s after which it is disconnected. Default 100. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_ABUSE_REJECTIONS?: number;
+
+  /** Largest Socket.IO message (Engine.IO `maxHttpBufferSize`), bytes. Default 65536. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
+  MAX_MESSAGE_BYTES?: number;
+
+  /** Time a client has to complete the Socket.IO handshake after connecting, ms. Default 5000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(500) @Max(60_000) CONNECT_TIMEOUT_MS?: number;
 
   /** Handshakes per minute per client address. Default 120. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_HANDSHAKES_PER_MINUTE?: number;

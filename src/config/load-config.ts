@@ -51,14 +51,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       problems.push('JWT_PUBLIC_KEY: not a PEM public key');
     }
   }
-  if (parsed.JWT_JWKS_URL)
-    problems.push('JWT_JWKS_URL: JWKS is not supported yet; use JWT_PUBLIC_KEY');
-  if (parsed.JWT_SECRET && parsed.JWT_PUBLIC_KEY) {
-    problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set one, not both (the algorithm is pinned)');
-  }
-  if (!parsed.JWT_SECRET && !parsed.JWT_PUBLIC_KEY && !parsed.DEMO) {
+  const keySources = [parsed.JWT_SECRET, parsed.JWT_PUBLIC_KEY, parsed.JWT_JWKS_URL].filter(
+    Boolean,
+  ).length;
+  if (keySources > 1) {
     problems.push(
-      'JWT_SECRET or JWT_PUBLIC_KEY: one is required (or DEMO=1 for a generated dev secret)',
+      'JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL: set exactly one (the algorithm is pinned)',
+    );
+  }
+  if (keySources === 0 && !parsed.DEMO) {
+    problems.push(
+      'JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: one is required (or DEMO=1 for a generated dev secret)',
     );
   }
   const corsOrigins = splitList(parsed.CORS_ORIGINS);
@@ -78,15 +81,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const generated = !parsed.JWT_SECRET && !publicKey;
+  const jwks = parsed.JWT_JWKS_URL
+    ? {
+        url: parsed.JWT_JWKS_URL,
+        cooldownMs: (parsed.JWKS_COOLDOWN_SECONDS ?? 30) * 1000,
+        cacheMs: (parsed.JWKS_CACHE_SECONDS ?? 600) * 1000,
+      }
+    : null;
+  const generated = !parsed.JWT_SECRET && !publicKey && !jwks;
   return {
     host: parsed.HOST ?? '0.0.0.0',
     port: parsed.PORT ?? 3000,
     redisUrl: parsed.REDIS_URL ?? null,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX ?? 'sb',
     jwt: {
-      secret: publicKey ? null : (parsed.JWT_SECRET ?? randomBytes(32).toString('hex')),
+      secret: publicKey || jwks ? null : (parsed.JWT_SECRET ?? randomBytes(32).toString('hex')),
       publicKey,
+      jwks,
       audience: parsed.JWT_AUDIENCE ?? null,
       issuer: parsed.JWT_ISSUER ?? null,
       clockSkewSeconds: parsed.JWT_CLOCK_SKEW_SECONDS ?? 30,
@@ -101,8 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       logTtlSeconds: parsed.LOG_HISTORY_TTL_SECONDS ?? 86_400,
       endedTtlSeconds: parsed.SNAPSHOT_ENDED_TTL_SECONDS ?? 3_600,
     },
+    revocationTtlSeconds: parsed.REVOCATION_TTL_SECONDS ?? 86_400,
+    socket: {
+      maxMessageBytes: parsed.MAX_MESSAGE_BYTES ?? 64 * 1024,
+      connectTimeoutMs: parsed.CONNECT_TIMEOUT_MS ?? 5000,
+    },
     limits: {
       maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? 5,
+      connectionLeaseSeconds: parsed.CONNECTION_LEASE_SECONDS ?? 30,
+      abuseRejections: parsed.RATE_LIMIT_ABUSE_REJECTIONS ?? 100,
       maxSubscriptionsPerSocket: parsed.MAX_SUBSCRIPTIONS_PER_SOCKET ?? 50,
       messagesPerSecond: parsed.RATE_LIMIT_MESSAGES_PER_SECOND ?? 20,
       handshakesPerMinute: parsed.RATE_LIMIT_HANDSHAKES_PER_MINUTE ?? 120,

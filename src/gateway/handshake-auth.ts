@@ -1,6 +1,7 @@
 import type { ExtendedError } from 'socket.io';
+import type { Authenticator } from '../auth/authenticator.js';
 import { GatewayError } from '../common/errors.js';
-import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { ConnectionLeases } from '../limits/connection-leases.service.js';
 import type { GatewaySocket } from './socket-events.js';
 
 /** A `connect_error` whose `message` is the code and whose `data` is `{ code, message }`. */
@@ -12,22 +13,35 @@ export function connectError(error: GatewayError): ExtendedError {
 
 /**
  * Socket.IO middleware: runs once per connection at the handshake, before any
- * message (Nest guards never see connections). Refuses with UNAUTHORIZED.
+ * message (Nest guards never see connections). The token must verify and not
+ * be revoked (UNAUTHORIZED), and the user must have a free connection slot
+ * across the cluster (TOO_MANY_CONNECTIONS).
  */
-export function handshakeAuth(verifier: TokenVerifier) {
+export function handshakeAuth(auth: Authenticator, leases: ConnectionLeases) {
   return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
-    try {
-      const auth = socket.handshake.auth as Record<string, unknown> | undefined;
-      socket.data.principal = verifier.verify(auth?.token);
-      next();
-    } catch (err) {
-      next(
-        connectError(
-          err instanceof GatewayError
-            ? err
-            : new GatewayError('UNAUTHORIZED', 'authentication failed'),
-        ),
-      );
-    }
+    const handshake = socket.handshake.auth as Record<string, unknown> | undefined;
+    auth
+      .authenticate(handshake?.token)
+      .then(async (principal) => {
+        const leaseId = await leases.acquire(principal.sub);
+        if (leaseId === null) {
+          throw new GatewayError(
+            'TOO_MANY_CONNECTIONS',
+            'too many open connections for this user; close one first',
+          );
+        }
+        socket.data.principal = principal;
+        socket.data.leaseId = leaseId;
+        next();
+      })
+      .catch((err: unknown) => {
+        next(
+          connectError(
+            err instanceof GatewayError
+              ? err
+              : new GatewayError('UNAUTHORIZED', 'authentication failed'),
+          ),
+        );
+      });
   };
 }

@@ -28,6 +28,7 @@ export interface ClientToServerEvents {
   unsubscribe: (payload: unknown, ack: Ack<Record<string, never>>) => void;
   'logs:subscribe': (payload: unknown, ack: Ack<LogsSubscribeOk>) => void;
   'logs:unsubscribe': (payload: unknown, ack: Ack<Record<string, never>>) => void;
+  'auth:refresh': (payload: unknown, ack: Ack<{ expiresAt: string }>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -52,6 +53,8 @@ export type InterServerEvents = Record<string, never>;
 
 export interface SocketData {
   principal: Principal;
+  /** This connection's slot in its user's cluster-wide connection cap. */
+  leaseId: string;
 }
 
 export type GatewayServer = Server<

@@ -7,10 +7,9 @@ import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
 import type { JsonLogger } from '../common/json-logger.js';
 import type { Lifecycle } from '../ops/lifecycle.js';
-import { installDrainGate } from './drain-gate.js';
-
-/** Largest Socket.IO message accepted (a subscribe is a few hundred bytes). */
-export const MAX_HTTP_BUFFER_SIZE = 64 * 1024;
+import { clientAddressResolver } from '../common/client-address.js';
+import type { RateLimits } from '../limits/rate-limits.js';
+import { installConnectionGate, type GateRefusal } from './connection-gate.js';
 
 /**
  * Socket.IO for Nest: the Redis adapter (sharded pub/sub on Redis 7) for what
@@ -29,6 +28,7 @@ export class GatewayIoAdapter extends IoAdapter {
     private readonly gatewayConfig: AppConfig,
     private readonly log: JsonLogger,
     private readonly lifecycle: Lifecycle,
+    private readonly rateLimits: RateLimits,
   ) {
     super(app);
   }
@@ -66,8 +66,8 @@ export class GatewayIoAdapter extends IoAdapter {
     const server = super.createIOServer(port, {
       ...options,
       path: '/socket.io/',
-      maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
-      connectTimeout: 10_000,
+      maxHttpBufferSize: this.gatewayConfig.socket.maxMessageBytes,
+      connectTimeout: this.gatewayConfig.socket.connectTimeoutMs,
       cors: { origin: [...allowed], credentials: false },
       // A browser request carries Origin; tools and servers do not and are judged by token alone.
       allowRequest: (
@@ -81,7 +81,22 @@ export class GatewayIoAdapter extends IoAdapter {
       },
     } as ServerOptions);
     if (this.adapterFactory) server.adapter(this.adapterFactory);
-    installDrainGate(this.httpServer as HttpServer, '/socket.io/', () => this.lifecycle.draining);
+    const addressOf = clientAddressResolver(this.gatewayConfig.trustedProxies);
+    installConnectionGate(this.httpServer as HttpServer, '/socket.io/', async (req) => {
+      if (this.lifecycle.draining) {
+        return refusal(503, 'UNAVAILABLE', 'this replica is draining; connect to another one', 1);
+      }
+      const limit = await this.rateLimits.handshake(addressOf(req));
+      if (!limit.ok) {
+        return refusal(
+          429,
+          'RATE_LIMITED',
+          'too many connection attempts',
+          limit.retryAfterSeconds,
+        );
+      }
+      return null;
+    });
     return server;
   }
 
@@ -90,4 +105,13 @@ export class GatewayIoAdapter extends IoAdapter {
     await Promise.allSettled(this.clients.map((c) => c.quit()));
     this.clients = [];
   }
+}
+
+function refusal(
+  status: GateRefusal['status'],
+  code: GateRefusal['code'],
+  message: string,
+  retryAfterSeconds: number,
+): GateRefusal {
+  return { status, code, message, retryAfterSeconds };
 }

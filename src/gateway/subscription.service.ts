@@ -175,6 +175,23 @@ export class SubscriptionService {
     this.remove(socket, streamKey(stream));
   }
 
+  /**
+   * Drops the socket's subscriptions (project and run logs) of every project
+   * `keep` refuses; returns the projects dropped.
+   */
+  dropProjects(socket: GatewaySocket, keep: (projectId: string) => boolean): string[] {
+    const subs = this.bySocket.get(socket.id);
+    if (!subs) return [];
+    const dropped = new Set<string>();
+    for (const [key, sub] of [...subs]) {
+      const { projectId } = sub.feed.stream;
+      if (keep(projectId)) continue;
+      this.remove(socket, key);
+      dropped.add(projectId);
+    }
+    return [...dropped];
+  }
+
   /** Drops every subscription of a socket (on disconnect). */
   dropSocket(socket: GatewaySocket): void {
     const subs = this.bySocket.get(socket.id);

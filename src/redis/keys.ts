@@ -32,6 +32,26 @@ export class RedisKeys {
     return `${this.prefix}:{${projectId}}:logs:${runId}`;
   }
 
+  /** Hash: `*` or project id -> revocation time (ms) for one user. */
+  revocations(userId: string): string {
+    return `${this.prefix}:revoked:{${userId}}`;
+  }
+
+  /** Shard channel on which revocations reach every replica at once. */
+  revocationChannel(): string {
+    return `${this.prefix}:{revocations}`;
+  }
+
+  /** Sorted set: connection id -> lease expiry (ms) of one user's open connections. */
+  connections(userId: string): string {
+    return `${this.prefix}:conns:{${userId}}`;
+  }
+
+  /** Key prefix of one kind of rate limit (rate-limiter-flexible adds the subject). */
+  rateLimit(kind: string): string {
+    return `${this.prefix}:rl:${kind}`;
+  }
+
   /** The project id of a live channel name, or null when it is not one of ours. */
   projectOfLiveChannel(channel: string): string | null {
     const head = `${this.prefix}:{`;

@@ -62,7 +62,7 @@ describe('boot configuration', () => {
       REDIS_URL: 'nope',
     });
     expect(code).toBe(78);
-    for (const name of ['PORT', 'HISTORY_MAX_EVENTS', 'REDIS_URL', 'JWT_SECRET or JWT_PUBLIC_KEY'])
+    for (const name of ['PORT', 'HISTORY_MAX_EVENTS', 'REDIS_URL', 'JWT_JWKS_URL: one is required'])
       expect(output).toContain(name);
   });
 

@@ -239,10 +239,12 @@ describe('circuit breaker around Redis writes', () => {
       token: svc,
       body: { type: 'task.status.changed', data: { taskId: 't', from: null, to: 'active' } },
     });
-  const scriptCalls = async () => {
+  /** Appends Redis was asked to do (run or refused), from its command statistics. */
+  const appendAttempts = async () => {
     const stats = await client.info('commandstats');
-    const match = /cmdstat_evalsha:calls=(\d+)/.exec(stats);
-    return Number(match?.[1] ?? 0);
+    const line = /cmdstat_xadd:([^\r\n]*)/.exec(stats)?.[1] ?? '';
+    const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+    return field('calls') + field('rejected_calls');
   };
 
   beforeAll(async () => {
@@ -268,20 +270,23 @@ describe('circuit breaker around Redis writes', () => {
     // Redis stays up and answers PING, but refuses writes: only the breaker can notice.
     await client.config('SET', 'maxmemory-policy', 'noeviction');
     await client.config('SET', 'maxmemory', '1');
+    const attemptsBefore = await appendAttempts();
     for (let i = 0; i < 5; i++) {
       const res = await publish();
       expect(res.status).toBe(503);
       expect(res.body.error.message).toMatch(/OOM/);
     }
     expect(await metric(replica.url, 'gateway_redis_circuit_state')).toBe(2);
-    const callsWhenOpened = await scriptCalls();
+    const attemptsWhenOpened = await appendAttempts();
+    // Each refused write did reach Redis; the next ones must not.
+    expect(attemptsWhenOpened - attemptsBefore).toBe(5);
     const open = await publish();
     expect(open.status).toBe(503);
     expect(open.body.error).toMatchObject({ code: 'UNAVAILABLE' });
     expect(open.body.error.message).toMatch(/circuit open/);
     expect(Number(open.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Refused without touching Redis.
-    expect(await scriptCalls()).toBe(callsWhenOpened);
+    expect(await appendAttempts()).toBe(attemptsWhenOpened);
 
     // Still failing when it half-opens: the probe fails and it opens again.
     await eventually(async () => {

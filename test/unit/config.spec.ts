@@ -99,7 +99,9 @@ describe('configuration', () => {
   });
 
   it('needs a key unless in demo mode, where a dev secret is generated', () => {
-    expect(() => loadConfig({})).toThrow(/JWT_SECRET or JWT_PUBLIC_KEY/);
+    expect(() => loadConfig({})).toThrow(
+      /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: one is required/,
+    );
     const demo = loadConfig({ DEMO: '1' });
     expect(demo.jwt.generated).toBe(true);
     expect(demo.jwt.secret).toHaveLength(64);
@@ -118,7 +120,7 @@ describe('configuration', () => {
     expect(loadConfig({ JWT_PUBLIC_KEY: ec }).jwt.publicKey?.algorithm).toBe('ES256');
     expect(() => loadConfig({ JWT_PUBLIC_KEY: 'garbage' })).toThrow(/not a PEM public key/);
     expect(() => loadConfig({ JWT_PUBLIC_KEY: rsa, JWT_SECRET: SECRET })).toThrow(
-      /set one, not both/,
+      /set exactly one/,
     );
   });
 });

@@ -2,6 +2,8 @@ import {
   ArrayMaxSize,
   IsArray,
   IsOptional,
+  IsString,
+  MaxLength,
   Matches,
   Validate,
   type ValidatorConstraintInterface,
@@ -59,4 +61,10 @@ export class LogsUnsubscribeDto {
 
   @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
   runId: string;
+}
+
+export class AuthRefreshDto {
+  @IsString()
+  @MaxLength(8192)
+  token: string;
 }

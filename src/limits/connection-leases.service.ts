@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { LOGGER, type JsonLogger } from '../common/json-logger.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import {
+  CONNECTION_LIMITER,
+  type ConnectionLease,
+  type ConnectionLimiter,
+} from './connection-limiter.port.js';
+
+/**
+ * This replica's side of the per-user connection cap: takes a slot for each
+ * socket or SSE stream, gives it back when it closes, and renews every lease
+ * it holds each third of the lease time. If the limiter cannot be reached,
+ * connections are let in (a Redis outage must not lock users out) and the
+ * lease is retried at the next renewal.
+ */
+@Injectable()
+export class ConnectionLeases implements OnApplicationShutdown {
+  private readonly held = new Map<string, ConnectionLease>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    @Inject(CONNECTION_LIMITER) private readonly limiter: ConnectionLimiter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
+  ) {
+    this.timer = setInterval(
+      () => void this.renew(),
+      (config.limits.connectionLeaseSeconds * 1000) / 3,
+    );
+    this.timer.unref();
+  }
+
+  /** A lease id, or null when the user is at the cap. */
+  async acquire(userId: string): Promise<string | null> {
+    const lease = { userId, connectionId: randomUUID() };
+    let taken = true;
+    try {
+      taken = await this.limiter.acquire(lease, this.config.limits.maxConnectionsPerUser);
+    } catch (error) {
+      this.logger.event('warn', 'connection cap unavailable; letting the connection in', {
+        error,
+      });
+    }
+    if (!taken) return null;
+    this.held.set(lease.connectionId, lease);
+    return lease.connectionId;
+  }
+
+  release(connectionId: string): void {
+    const lease = this.held.get(connectionId);
+    if (!lease) return;
+    this.held.delete(connectionId);
+    this.limiter.release(lease).catch((error: unknown) => {
+      // It expires on its own within one lease time.
+      this.logger.event('warn', 'connection slot release failed', { error });
+    });
+  }
+
+  /** Leases held by this replica (leak checks). */
+  get size(): number {
+    return this.held.size;
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  private async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    try {
+      await this.limiter.renew([...this.held.values()]);
+    } catch (error) {
+      this.logger.event('warn', 'connection slot renewal failed', { error });
+    }
+  }
+}

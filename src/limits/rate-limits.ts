@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { RedisKeys } from '../redis/keys.js';
+
+export type LimitResult = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+export interface RateLimitOptions {
+  handshakesPerMinute: number;
+  publishPerSecond: number;
+}
+
+/**
+ * Cluster-wide rate limits (rate-limiter-flexible on Redis; in memory in
+ * embedded mode): handshakes per client address per minute, publish requests
+ * per publishing token per second. When Redis cannot answer, each replica
+ * falls back to the same limit in its own memory (rate-limiter-flexible's
+ * insurance limiter) rather than letting everything through or nothing.
+ */
+export class RateLimits {
+  private readonly handshakes: RateLimiterAbstract;
+  private readonly publishes: RateLimiterAbstract;
+
+  constructor(options: RateLimitOptions, redis: { client: Redis; keys: RedisKeys } | null) {
+    const make = (kind: string, points: number, duration: number): RateLimiterAbstract => {
+      const memory = new RateLimiterMemory({ points, duration, keyPrefix: kind });
+      if (!redis) return memory;
+      return new RateLimiterRedis({
+        storeClient: redis.client,
+        keyPrefix: redis.keys.rateLimit(kind),
+        points,
+        duration,
+        insuranceLimiter: memory,
+      });
+    };
+    this.handshakes = make('handshake', options.handshakesPerMinute, 60);
+    this.publishes = make('publish', options.publishPerSecond, 1);
+  }
+
+  /** One handshake from `address` (a client IP). */
+  handshake(address: string): Promise<LimitResult> {
+    return consume(this.handshakes, address);
+  }
+
+  /** One publish request with the token identified by `tokenKey`. */
+  publish(tokenKey: string): Promise<LimitResult> {
+    return consume(this.publishes, tokenKey);
+  }
+}
+
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<LimitResult> {
+  try {
+    await limiter.consume(key);
+    return { ok: true };
+  } catch (res) {
+    if (res instanceof RateLimiterRes) {
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
+    }
+    // Neither store answered: do not lock clients out over a limiter failure.
+    return { ok: true };
+  }
+}
