@@ -31,14 +31,17 @@ export class Viewer {
   static connect(
     url: string,
     tokenValue: string | undefined,
-    extra: { origin?: string } = {},
+    extra: { origin?: string; forwardedFor?: string } = {},
   ): Promise<Viewer> {
+    const headers: Record<string, string> = {};
+    if (extra.origin) headers.Origin = extra.origin;
+    if (extra.forwardedFor) headers['X-Forwarded-For'] = extra.forwardedFor;
     const socket = io(url, {
       auth: tokenValue === undefined ? {} : { token: tokenValue },
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-      ...(extra.origin ? { extraHeaders: { Origin: extra.origin } } : {}),
+      extraHeaders: headers,
     });
     return new Promise((resolve, reject) => {
       socket.once('connect', () => resolve(new Viewer(socket)));
@@ -96,7 +99,7 @@ export class Viewer {
 export function connectRefused(
   url: string,
   tokenValue: string | undefined,
-  extra: { origin?: string } = {},
+  extra: { origin?: string; forwardedFor?: string } = {},
 ): Promise<Error & { data?: { code: string; message: string } }> {
   return Viewer.connect(url, tokenValue, extra).then(
     (v) => {
