@@ -9,6 +9,8 @@ export interface Ack {
   replayed?: number;
   snapshot?: Record<string, EventEnvelope>;
   resync?: boolean;
+  /** `auth:refresh`. */
+  expiresAt?: string;
 }
 
 /**
