@@ -77,9 +77,7 @@ describe('token lifetime and revocation', () => {
 
       const ack = await v.emit('auth:refresh', { token: token({ sub, expiresIn: 600 }) });
       expect(ack).toMatchObject({ ok: true });
-      expect(Date.parse(ack.expiresAt!)).toBeGreaterThan(
-        Date.now() + 500_000,
-      );
+      expect(Date.parse(ack.expiresAt!)).toBeGreaterThan(Date.now() + 500_000);
       await eventually(
         () => Promise.resolve(Date.now() > Date.parse(expiresAt) + 1000),
         5000,
