@@ -13,6 +13,7 @@ import { HistoryModule } from './history/history.module.js';
 import { LimitsModule } from './limits/limits.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { SseModule } from './sse/sse.module.js';
 
 @Module({})
 export class AppModule {
@@ -30,6 +31,7 @@ export class AppModule {
         GatewayModule,
         ApiModule,
         AdminModule,
+        SseModule,
         DomainModule,
         DemoModule.forRoot(config.demo),
       ],

@@ -29,6 +29,9 @@ export interface AppConfig {
     maxMessageBytes: number;
     connectTimeoutMs: number;
   };
+  sse: {
+    heartbeatMs: number;
+  };
   limits: {
     maxConnectionsPerUser: number;
     connectionLeaseSeconds: number;

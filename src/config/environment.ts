@@ -170,6 +170,9 @@ export class Environment {
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(2048) VIEWER_HARD_LIMIT_BYTES?: number;
 
+  /** Interval of the heartbeat comment on SSE streams, ms. Default 15000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) SSE_HEARTBEAT_MS?: number;
+
   /** `1`: run the demo simulator and serve a development token. Default off. */
   @IsOptional() @Transform(toBool) DEMO?: boolean;
 }

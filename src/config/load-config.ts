@@ -117,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxMessageBytes: parsed.MAX_MESSAGE_BYTES ?? 64 * 1024,
       connectTimeoutMs: parsed.CONNECT_TIMEOUT_MS ?? 5000,
     },
+    sse: { heartbeatMs: parsed.SSE_HEARTBEAT_MS ?? 15_000 },
     limits: {
       maxConnectionsPerUser: parsed.MAX_CONNECTIONS_PER_USER ?? 5,
       connectionLeaseSeconds: parsed.CONNECTION_LEASE_SECONDS ?? 30,

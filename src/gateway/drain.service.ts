@@ -5,7 +5,13 @@ import { Lifecycle } from '../ops/lifecycle.js';
 import { GatewayMetrics } from '../ops/metrics.js';
 import { closeConnection } from './connection.js';
 import { planDrain } from './drain-plan.js';
-import type { GatewayServer, GatewaySocket } from './socket-events.js';
+import type { GatewayServer } from './socket-events.js';
+
+/** A connection a drain closes: told when, then closed so the client reconnects elsewhere. */
+export interface DrainTarget {
+  notifyDraining(reconnectInMs: number): void;
+  close(): void;
+}
 
 /**
  * A graceful stop: readiness false and new connections refused at once, then
@@ -16,7 +22,7 @@ import type { GatewayServer, GatewaySocket } from './socket-events.js';
  */
 @Injectable()
 export class DrainService {
-  private server: GatewayServer | null = null;
+  private readonly sources: (() => DrainTarget[])[] = [];
 
   constructor(
     @Inject(Lifecycle) private readonly lifecycle: Lifecycle,
@@ -26,22 +32,32 @@ export class DrainService {
   ) {}
 
   attach(server: GatewayServer): void {
-    this.server = server;
+    this.addSource(() =>
+      [...server.of('/').sockets.values()].map((socket) => ({
+        notifyDraining: (reconnectInMs) => socket.emit('server:draining', { reconnectInMs }),
+        close: () => closeConnection(socket, 'graceful'),
+      })),
+    );
+  }
+
+  /** Other kinds of connections (SSE streams) to drain with the sockets. */
+  addSource(list: () => DrainTarget[]): void {
+    this.sources.push(list);
   }
 
   /** Resolves once every connection is closed (or the window is over). */
   async drain(): Promise<void> {
     this.lifecycle.draining = true;
     this.metrics.draining.set(1);
-    const sockets = [...(this.server?.of('/').sockets.values() ?? [])];
+    const targets = this.sources.flatMap((list) => list());
     const windowMs = this.config.drainWindowMs;
-    const delays = planDrain(sockets.length, windowMs);
-    this.logger.event('info', 'draining', { sockets: sockets.length, windowMs });
-    const batches = new Map<number, GatewaySocket[]>();
-    sockets.forEach((socket, i) => {
-      socket.emit('server:draining', { reconnectInMs: delays[i] });
+    const delays = planDrain(targets.length, windowMs);
+    this.logger.event('info', 'draining', { connections: targets.length, windowMs });
+    const batches = new Map<number, DrainTarget[]>();
+    targets.forEach((target, i) => {
+      target.notifyDraining(delays[i]);
       const batch = batches.get(delays[i]) ?? [];
-      batch.push(socket);
+      batch.push(target);
       batches.set(delays[i], batch);
     });
     await Promise.all(
@@ -49,16 +65,14 @@ export class DrainService {
         ([delay, batch]) =>
           new Promise<void>((resolve) =>
             setTimeout(() => {
-              for (const socket of batch) closeConnection(socket, 'graceful');
+              for (const target of batch) target.close();
               resolve();
             }, delay),
           ),
       ),
     );
     // Connections that completed their handshake after the list was taken.
-    for (const socket of this.server?.of('/').sockets.values() ?? []) {
-      closeConnection(socket, 'graceful');
-    }
-    this.logger.event('info', 'drained', { sockets: sockets.length });
+    for (const target of this.sources.flatMap((list) => list())) target.close();
+    this.logger.event('info', 'drained', { connections: targets.length });
   }
 }

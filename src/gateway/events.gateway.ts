@@ -25,6 +25,7 @@ import {
   UnsubscribeDto,
 } from './dto/subscribe.dto.js';
 import { handshakeAuth } from './handshake-auth.js';
+import { socketConnection } from './socket-connection.js';
 import type { Failure, GatewayServer, GatewaySocket } from './socket-events.js';
 import { SubscriptionService } from './subscription.service.js';
 
@@ -77,6 +78,8 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   handleConnection(socket: GatewaySocket): void {
     this.metrics.connectedSockets.inc();
+    const conn = socketConnection(socket);
+    socket.data.connection = conn;
     this.index(socket);
     const bucket = new TokenBucket(this.config.limits.messagesPerSecond);
     let rejections: number[] = [];
@@ -131,13 +134,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       'subscribe',
       handle(SubscribeDto, (dto, ack) => {
         this.requireAccess(socket, dto.projectId);
-        return this.subscriptions.subscribe(socket, dto, ack);
+        return this.subscriptions.subscribe(conn, dto, ack);
       }),
     );
     socket.on(
       'unsubscribe',
       handle(UnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
-        this.subscriptions.unsubscribe(socket, { projectId: dto.projectId });
+        this.subscriptions.unsubscribe(conn, { projectId: dto.projectId });
         ack({ ok: true });
       }),
     );
@@ -145,13 +148,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       'logs:subscribe',
       handle(LogsSubscribeDto, (dto, ack) => {
         this.requireAccess(socket, dto.projectId);
-        return this.subscriptions.subscribeLogs(socket, dto, ack);
+        return this.subscriptions.subscribeLogs(conn, dto, ack);
       }),
     );
     socket.on(
       'logs:unsubscribe',
       handle(LogsUnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
-        this.subscriptions.unsubscribe(socket, { projectId: dto.projectId, runId: dto.runId });
+        this.subscriptions.unsubscribe(conn, { projectId: dto.projectId, runId: dto.runId });
         ack({ ok: true });
       }),
     );
@@ -168,7 +171,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   handleDisconnect(socket: GatewaySocket): void {
     this.metrics.connectedSockets.dec();
-    this.subscriptions.dropSocket(socket);
+    if (socket.data.connection) this.subscriptions.dropConnection(socket.data.connection);
     this.clearTimers(socket);
     this.unindex(socket);
     if (socket.data.leaseId) this.leases.release(socket.data.leaseId);
@@ -192,7 +195,9 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     }
     if (!socket.connected) throw new GatewayError('UNAVAILABLE', 'connection closed');
     socket.data.principal = principal;
-    this.subscriptions.dropProjects(socket, (projectId) => canAccessProject(principal, projectId));
+    this.subscriptions.dropProjects(socket.data.connection, (projectId) =>
+      canAccessProject(principal, projectId),
+    );
     this.clearTimers(socket);
     this.scheduleExpiry(socket);
     return principal;
@@ -214,7 +219,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   private revokeProject(socket: GatewaySocket, projectId: string): void {
     socket.data.principal.revoked.add(projectId);
-    this.subscriptions.dropProjects(socket, (p) => p !== projectId);
+    this.subscriptions.dropProjects(socket.data.connection, (p) => p !== projectId);
     socket.emit('access:revoked', { projectId });
   }
 

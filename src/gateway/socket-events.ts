@@ -2,6 +2,7 @@ import type { Server, Socket } from 'socket.io';
 import type { ErrorBody } from '../common/errors.js';
 import type { EventEnvelope } from '../events/envelope.js';
 import type { Principal } from '../auth/principal.js';
+import type { ViewerConnection } from './viewer-connection.js';
 
 /** The wire protocol as types: the design doc's Socket.IO tables. */
 
@@ -55,6 +56,8 @@ export interface SocketData {
   principal: Principal;
   /** This connection's slot in its user's cluster-wide connection cap. */
   leaseId: string;
+  /** The socket as subscriptions see it (set on connection). */
+  connection: ViewerConnection;
 }
 
 export type GatewayServer = Server<

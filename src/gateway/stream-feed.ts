@@ -8,6 +8,8 @@ import { SlowQueue } from './slow-queue.js';
 /** One socket's subscription to one stream, as the feed sees it. */
 export interface FeedViewer {
   readonly id: string;
+  /** Receives live batches through `send` instead of a room (SSE). */
+  readonly direct?: boolean;
   send(events: EventEnvelope[]): void;
   join(room: string): void;
   leave(room: string): void;
@@ -278,6 +280,9 @@ export class StreamFeed {
         this.observer.delivered(events, group.inRoom);
       }
       for (const member of group.members) {
+        if (member.state === 'live' && member.viewer.direct && events.length > 0) {
+          member.viewer.send(events);
+        }
         if (member.state === 'slow') {
           if (!this.enqueue(member, events, position)) laggards.push(member);
         } else if (member.state === 'live') {

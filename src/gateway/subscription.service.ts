@@ -7,14 +7,8 @@ import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
 import { TypeFilter } from '../events/pattern.js';
 import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
 import { GatewayMetrics } from '../ops/metrics.js';
-import { bufferedBytes, closeConnection } from './connection.js';
 import type { LogsSubscribeDto, SubscribeDto } from './dto/subscribe.dto.js';
-import type {
-  GatewayServer,
-  GatewaySocket,
-  LogsSubscribeOk,
-  SubscribeOk,
-} from './socket-events.js';
+import type { GatewayServer, LogsSubscribeOk, SubscribeOk } from './socket-events.js';
 import {
   StreamFeed,
   type FeedMember,
@@ -22,6 +16,7 @@ import {
   type FeedSource,
   type FeedViewer,
 } from './stream-feed.js';
+import type { ViewerConnection } from './viewer-connection.js';
 
 interface ViewerSubscription {
   key: string;
@@ -41,8 +36,6 @@ interface CatchUpRead {
 }
 
 const HISTORY_PAGE = 1000;
-/** Largest `events` frame a catch-up sends. */
-const CATCH_UP_CHUNK = 500;
 const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
@@ -106,7 +99,7 @@ export class SubscriptionService {
 
   /** `subscribe`: the ack first, then the catch-up `events`, then live ones. */
   subscribe(
-    socket: GatewaySocket,
+    socket: ViewerConnection,
     dto: SubscribeDto,
     ack: (reply: { ok: true } & SubscribeOk) => void,
   ): Promise<void> {
@@ -141,7 +134,7 @@ export class SubscriptionService {
    * the replay starts at the oldest one kept).
    */
   subscribeLogs(
-    socket: GatewaySocket,
+    socket: ViewerConnection,
     dto: LogsSubscribeDto,
     ack: (reply: { ok: true } & LogsSubscribeOk) => void,
   ): Promise<void> {
@@ -171,7 +164,7 @@ export class SubscriptionService {
     });
   }
 
-  unsubscribe(socket: GatewaySocket, stream: StreamRef): void {
+  unsubscribe(socket: ViewerConnection, stream: StreamRef): void {
     this.remove(socket, streamKey(stream));
   }
 
@@ -179,7 +172,7 @@ export class SubscriptionService {
    * Drops the socket's subscriptions (project and run logs) of every project
    * `keep` refuses; returns the projects dropped.
    */
-  dropProjects(socket: GatewaySocket, keep: (projectId: string) => boolean): string[] {
+  dropProjects(socket: ViewerConnection, keep: (projectId: string) => boolean): string[] {
     const subs = this.bySocket.get(socket.id);
     if (!subs) return [];
     const dropped = new Set<string>();
@@ -192,8 +185,8 @@ export class SubscriptionService {
     return [...dropped];
   }
 
-  /** Drops every subscription of a socket (on disconnect). */
-  dropSocket(socket: GatewaySocket): void {
+  /** Drops every subscription of a connection (when it closes). */
+  dropConnection(socket: ViewerConnection): void {
     const subs = this.bySocket.get(socket.id);
     if (!subs) return;
     for (const key of [...subs.keys()]) this.remove(socket, key);
@@ -225,7 +218,7 @@ export class SubscriptionService {
    * the read), then hand back what to send after the ack and how to go live.
    */
   private async start(
-    socket: GatewaySocket,
+    socket: ViewerConnection,
     stream: StreamRef,
     filter: TypeFilter,
     read: () => Promise<CatchUpRead>,
@@ -261,7 +254,7 @@ export class SubscriptionService {
       this.remove(socket, key, sub);
       throw err;
     }
-    if (member.state !== 'reading' || subs.get(key) !== sub || !socket.connected) {
+    if (member.state !== 'reading' || subs.get(key) !== sub || !socket.isOpen()) {
       this.remove(socket, key, sub);
       throw new GatewayError(
         'UNAVAILABLE',
@@ -279,7 +272,9 @@ export class SubscriptionService {
     return {
       read: result,
       replayed: events.length,
-      send: () => member.viewer.send(events),
+      send: () => {
+        if (events.length > 0) member.viewer.send(events);
+      },
       activate: () => feed.activate(member),
     };
   }
@@ -300,7 +295,7 @@ export class SubscriptionService {
     }
   }
 
-  private remove(socket: GatewaySocket, key: string, only?: ViewerSubscription): void {
+  private remove(socket: ViewerConnection, key: string, only?: ViewerSubscription): void {
     const subs = this.bySocket.get(socket.id);
     const sub = subs?.get(key);
     if (!subs || !sub || (only && sub !== only)) return;
@@ -310,36 +305,26 @@ export class SubscriptionService {
     if (sub.feed.size === 0) this.release(sub.feed);
   }
 
-  private viewerFor(socket: GatewaySocket, stream: StreamRef, key: string): FeedViewer {
-    const { projectId, runId } = stream;
+  private viewerFor(socket: ViewerConnection, stream: StreamRef, key: string): FeedViewer {
     return {
       id: socket.id,
-      send: (events) => {
-        for (let i = 0; i < events.length; i += CATCH_UP_CHUNK) {
-          socket.emit('events', events.slice(i, i + CATCH_UP_CHUNK));
-        }
-      },
-      join: (room) => void socket.join(room),
-      leave: (room) => void socket.leave(room),
-      bufferedBytes: () => bufferedBytes(socket),
-      resync: ({ position, snapshot }) => {
-        socket.emit('subscription:resync', { projectId, position, snapshot });
-      },
+      direct: socket.direct,
+      send: (events) => socket.send(events),
+      join: (room) => socket.join(room),
+      leave: (room) => socket.leave(room),
+      bufferedBytes: () => socket.bufferedBytes(),
+      resync: (snapshot) => socket.resync(stream.projectId, snapshot),
       lagged: (lastDeliveredId, reason) => {
-        socket.emit('subscription:lagged', {
-          projectId,
-          ...(runId !== undefined ? { runId } : {}),
-          lastDeliveredId,
-        });
+        socket.lagged(stream, lastDeliveredId);
         this.remove(socket, key);
         if (reason === 'slow') {
           this.metrics.laggedViewers.inc();
           this.logger.event('warn', 'slow viewer past the hard limit: lagged and disconnected', {
-            socket: socket.id,
+            connection: socket.id,
             stream: key,
             lastDeliveredId,
           });
-          closeConnection(socket, 'abort');
+          socket.abort();
         }
       },
     };

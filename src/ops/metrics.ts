@@ -9,6 +9,11 @@ export class GatewayMetrics {
     help: 'Socket.IO connections open on this replica',
     registers: [this.registry],
   });
+  readonly sseStreams = new Gauge({
+    name: 'gateway_sse_streams',
+    help: 'Server-Sent Events streams open on this replica',
+    registers: [this.registry],
+  });
   readonly subscriptions = new Gauge({
     name: 'gateway_subscriptions',
     help: 'Project subscriptions held by sockets on this replica',

@@ -47,6 +47,11 @@ export class RedisKeys {
     return `${this.prefix}:conns:{${userId}}`;
   }
 
+  /** One SSE ticket (string, expiring): the grant it stands for. */
+  sseTicket(ticket: string): string {
+    return `${this.prefix}:sse-ticket:${ticket}`;
+  }
+
   /** Key prefix of one kind of rate limit (rate-limiter-flexible adds the subject). */
   rateLimit(kind: string): string {
     return `${this.prefix}:rl:${kind}`;

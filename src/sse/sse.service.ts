@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Revocation } from '../auth/revocation/revocation-store.port.js';
+import { RevocationService } from '../auth/revocation/revocation.service.js';
+import { LOGGER, type JsonLogger } from '../common/json-logger.js';
+import { DrainService } from '../gateway/drain.service.js';
+import { GatewayMetrics } from '../ops/metrics.js';
+import type { SseStream } from './sse-stream.js';
+
+/** setTimeout's ceiling. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The open SSE streams of this replica, so they follow the same rules as
+ * sockets: drained on SIGTERM, ended at token expiry, ended when their user or
+ * project is revoked on any replica.
+ */
+@Injectable()
+export class SseService {
+  private readonly streams = new Set<SseStream>();
+
+  constructor(
+    @Inject(RevocationService) private readonly revocations: RevocationService,
+    @Inject(DrainService) drain: DrainService,
+    @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
+  ) {
+    revocations.onRevoked((revocation) => this.revoke(revocation));
+    drain.addSource(() =>
+      [...this.streams].map((stream) => ({
+        notifyDraining: (reconnectInMs) => stream.event('draining', { reconnectInMs }),
+        close: () => stream.end(),
+      })),
+    );
+    metrics.addCollector(() =>
+      metrics.internalObjects.set({ kind: 'sse_streams' }, this.streams.size),
+    );
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  add(stream: SseStream): void {
+    this.streams.add(stream);
+    this.metrics.sseStreams.inc();
+    const closeIn = stream.principal.expiresAt - Date.now();
+    const expiry =
+      closeIn < MAX_TIMER_MS
+        ? setTimeout(
+            () => {
+              stream.event('expired', {
+                expiresAt: new Date(stream.principal.expiresAt).toISOString(),
+              });
+              stream.end();
+            },
+            Math.max(0, closeIn),
+          )
+        : null;
+    stream.whenClosed(() => {
+      if (expiry) clearTimeout(expiry);
+      this.streams.delete(stream);
+      this.metrics.sseStreams.dec();
+    });
+  }
+
+  private revoke(revocation: Revocation): void {
+    for (const stream of this.streams) {
+      if (!this.revocations.appliesTo(revocation, stream.principal)) continue;
+      if (revocation.projectId !== null && revocation.projectId !== stream.projectId) {
+        stream.principal.revoked.add(revocation.projectId);
+        continue;
+      }
+      this.logger.event('info', 'revoked: ending SSE stream', { stream: stream.id });
+      stream.event('revoked', { projectId: revocation.projectId ?? stream.projectId });
+      stream.end();
+    }
+  }
+}
