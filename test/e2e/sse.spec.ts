@@ -106,10 +106,12 @@ describe('Server-Sent Events', () => {
     const raw = await fetch(streamUrl(replicas[0], p), { headers: bearer() });
     const chunks: string[] = [];
     const decoder = new TextDecoder();
-    for await (const chunk of raw.body!) {
-      chunks.push(decoder.decode(chunk));
-      if (chunks.join('').includes(': ping')) break;
+    const body = raw.body!.getReader();
+    while (!chunks.join('').includes(': ping')) {
+      const { value } = await body.read();
+      chunks.push(decoder.decode(value));
     }
+    await body.cancel();
     expect(chunks.join('')).toContain(': ping');
   });
 

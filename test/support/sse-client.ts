@@ -73,9 +73,12 @@ export class SseReader {
     }
     const parser = new SseParser();
     const decoder = new TextDecoder();
+    const reader = this.body.getReader();
     try {
-      for await (const chunk of this.body) {
-        this.messages.push(...parser.push(decoder.decode(chunk, { stream: true })));
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        this.messages.push(...parser.push(decoder.decode(value, { stream: true })));
         this.notify();
       }
     } catch {
