@@ -1,0 +1,241 @@
+import { fullJitterDelay } from './backoff.js';
+import { ProjectFeed } from './project-feed.js';
+import { TokenSource } from './token-source.js';
+import { PollingTransport } from './transports/polling.js';
+import { SseTransport } from './transports/sse.js';
+import type { Transport, TransportHost } from './transports/transport.js';
+import { WebSocketTransport } from './transports/websocket.js';
+import {
+  GatewayClientError,
+  type ClientOptions,
+  type ConnectionState,
+  type SubscribeOptions,
+  type TransportName,
+} from './types.js';
+
+type StateListener = (state: ConnectionState, transport: TransportName | null) => void;
+
+/**
+ * The gateway client for browsers and Node. It keeps every subscribed
+ * project's last id and resubscribes with `since` after each reconnect, drops
+ * duplicates by id, and batches updates to the application. It reconnects with
+ * exponential backoff and full jitter, moves off a draining replica when told,
+ * falls back from WebSocket to SSE to polling when a way is blocked, and
+ * probes its way back up.
+ */
+export class GatewayClient {
+  private readonly urls: string[];
+  private urlIndex = 0;
+  private readonly feeds = new Map<string, ProjectFeed>();
+  private readonly listeners = new Set<StateListener>();
+  private readonly tokens: TokenSource;
+  private readonly preferred: TransportName[];
+  private readonly batch: 'frame' | number;
+  private current: Transport | null = null;
+  private currentState: ConnectionState = 'connecting';
+  private attempt = 0;
+  private closed = false;
+  private everLive = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  private connecting = false;
+
+  constructor(private readonly options: ClientOptions) {
+    this.urls = (Array.isArray(options.url) ? options.url : [options.url]).map((u) =>
+      u.replace(/\/$/, ''),
+    );
+    this.preferred = options.transports ?? ['websocket', 'sse', 'polling'];
+    this.batch =
+      options.batch ??
+      (typeof (globalThis as { requestAnimationFrame?: unknown }).requestAnimationFrame ===
+      'function'
+        ? 'frame'
+        : 100);
+    this.tokens = new TokenSource(options.token, options.refreshBeforeMs ?? 60_000, (token) =>
+      this.current?.refresh(token),
+    );
+    this.schedule(0);
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  get transport(): TransportName | null {
+    return this.current?.name ?? null;
+  }
+
+  /** Hears every change of state or transport (and is called once at once). */
+  onState(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    listener(this.currentState, this.transport);
+    return () => this.listeners.delete(listener);
+  }
+
+  subscribe(projectId: string, options: SubscribeOptions = {}): { unsubscribe(): void } {
+    this.unsubscribe(projectId);
+    const feed = new ProjectFeed(projectId, options, this.batch);
+    this.feeds.set(projectId, feed);
+    this.current?.add(feed);
+    return { unsubscribe: () => this.unsubscribe(projectId) };
+  }
+
+  /** The last id applied for a project (what a resume starts from). */
+  lastId(projectId: string): string | null {
+    return this.feeds.get(projectId)?.lastId ?? null;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.tokens.stop();
+    this.current?.stop();
+    this.current = null;
+    this.setState('offline');
+  }
+
+  private unsubscribe(projectId: string): void {
+    if (!this.feeds.delete(projectId)) return;
+    this.current?.remove(projectId);
+  }
+
+  private host(baseUrl: string): TransportHost {
+    return {
+      baseUrl,
+      token: () => this.tokens.get(),
+      projects: () => [...this.feeds.values()],
+      project: (projectId) => this.feeds.get(projectId),
+      lost: (transport, _reason, immediately) => this.lost(transport, immediately === true),
+      refreshToken: () => {
+        this.tokens.fetch().then(
+          (token) => this.current?.refresh(token),
+          () => undefined,
+        );
+      },
+      fetch: (input, init) => fetch(input, init),
+      pollIntervalMs: this.options.pollIntervalMs ?? 2000,
+    };
+  }
+
+  private create(name: TransportName, host: TransportHost): Transport {
+    const timeout = this.options.connectTimeoutMs ?? 5000;
+    if (name === 'websocket') return new WebSocketTransport(host, timeout);
+    if (name === 'sse') return new SseTransport(host, timeout);
+    return new PollingTransport(host);
+  }
+
+  /** Tries each transport in order on the next replica URL; backs off when none works. */
+  private async connect(): Promise<void> {
+    if (this.closed || this.connecting) return;
+    this.connecting = true;
+    const baseUrl = this.urls[this.urlIndex++ % this.urls.length];
+    try {
+      for (const name of this.preferred) {
+        const transport = this.create(name, this.host(baseUrl));
+        try {
+          await transport.start();
+        } catch (err) {
+          transport.stop();
+          if (err instanceof GatewayClientError && err.fatal) {
+            // A refused token: one fresh try from the provider, then give up.
+            if (this.attempt === 0) await this.tokens.fetch().catch(() => undefined);
+            else return this.fail(err);
+            break;
+          }
+          continue;
+        }
+        if (this.closed) return transport.stop();
+        this.current = transport;
+        this.attempt = 0;
+        this.everLive = true;
+        this.setState('live');
+        this.watchForUpgrade();
+        return;
+      }
+      this.setState(this.everLive ? 'reconnecting' : 'connecting');
+      this.schedule(
+        fullJitterDelay(
+          this.attempt++,
+          this.options.initialBackoffMs ?? 1000,
+          this.options.maxBackoffMs ?? 30_000,
+        ),
+      );
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private lost(transport: Transport, immediately: boolean): void {
+    if (this.current !== transport || this.closed) return;
+    transport.stop();
+    this.current = null;
+    this.setState('reconnecting');
+    this.schedule(
+      immediately
+        ? 0
+        : fullJitterDelay(
+            this.attempt++,
+            this.options.initialBackoffMs ?? 1000,
+            this.options.maxBackoffMs ?? 30_000,
+          ),
+    );
+  }
+
+  private fail(err: GatewayClientError): void {
+    for (const feed of this.feeds.values()) feed.error({ code: err.code, message: err.message });
+    this.close();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delayMs);
+  }
+
+  /** On a fallback transport, try the preferred ones now and then; switch when one works. */
+  private watchForUpgrade(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+    const rank = this.preferred.indexOf(this.current!.name);
+    if (rank <= 0) return;
+    this.probeTimer = setInterval(
+      () => void this.probe(rank),
+      this.options.upgradeProbeMs ?? 30_000,
+    );
+  }
+
+  private async probe(rank: number): Promise<void> {
+    if (this.closed || this.connecting || !this.current) return;
+    const baseUrl = this.urls[(this.urlIndex - 1 + this.urls.length) % this.urls.length];
+    for (const name of this.preferred.slice(0, rank)) {
+      const transport = this.create(name, this.host(baseUrl));
+      try {
+        await transport.start();
+      } catch {
+        transport.stop();
+        continue;
+      }
+      if (this.closed || !this.current) return transport.stop();
+      // Both ran for a moment: ids drop the overlap.
+      const old = this.current;
+      this.current = transport;
+      old.stop();
+      this.setState('live');
+      this.watchForUpgrade();
+      return;
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    const transport = this.transport;
+    if (state === this.currentState && this.lastNotified === transport) return;
+    this.currentState = state;
+    this.lastNotified = transport;
+    for (const listener of this.listeners) listener(state, transport);
+  }
+
+  private lastNotified: TransportName | null = null;
+}

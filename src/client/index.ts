@@ -1,0 +1,13 @@
+export { GatewayClient } from './gateway-client.js';
+export { fullJitterDelay } from './backoff.js';
+export { SseParser, type SseMessage } from './sse-parser.js';
+export { tokenExpiry } from './token-source.js';
+export {
+  GatewayClientError,
+  type ClientOptions,
+  type ConnectionState,
+  type EventEnvelope,
+  type Snapshot,
+  type SubscribeOptions,
+  type TransportName,
+} from './types.js';

@@ -1,0 +1,28 @@
+import type { ProjectFeed } from '../project-feed.js';
+import type { TransportName } from '../types.js';
+
+/** What a transport needs from the client. */
+export interface TransportHost {
+  baseUrl: string;
+  token(): Promise<string>;
+  projects(): ProjectFeed[];
+  project(projectId: string): ProjectFeed | undefined;
+  /** The connection is gone; `immediately` when the server asked us to move (drain). */
+  lost(transport: Transport, reason: string, immediately?: boolean): void;
+  /** A new token is needed now (the server warned of expiry). */
+  refreshToken(): void;
+  fetch: typeof fetch;
+  pollIntervalMs: number;
+}
+
+/** One way to the gateway: Socket.IO over WebSocket, SSE, or polling the history endpoint. */
+export interface Transport {
+  readonly name: TransportName;
+  /** Connects and subscribes every project; resolves once live, rejects if this way is closed. */
+  start(): Promise<void>;
+  add(feed: ProjectFeed): void;
+  remove(projectId: string): void;
+  /** A refreshed token for the running session. */
+  refresh(token: string): void;
+  stop(): void;
+}

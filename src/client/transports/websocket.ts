@@ -1,0 +1,134 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ProjectFeed } from '../project-feed.js';
+import { GatewayClientError, type EventEnvelope, type Snapshot } from '../types.js';
+import type { Transport, TransportHost } from './transport.js';
+
+interface Ack {
+  ok: boolean;
+  error?: { code: string; message: string };
+  position?: string;
+  snapshot?: Snapshot;
+  resync?: boolean;
+}
+
+const ACK_TIMEOUT_MS = 10_000;
+
+/** Socket.IO over WebSocket only (no Engine.IO polling: our own fallbacks are SSE and history polling). */
+export class WebSocketTransport implements Transport {
+  readonly name = 'websocket' as const;
+  private socket: Socket | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly host: TransportHost,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const token = await this.host.token();
+    const socket = io(this.host.baseUrl, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: this.timeoutMs,
+      auth: { token },
+    });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once(
+        'connect_error',
+        (err: Error & { data?: { code?: string; message?: string } }) => {
+          socket.close();
+          const code = err.data?.code ?? 'UNAVAILABLE';
+          reject(
+            new GatewayClientError(code, err.data?.message ?? err.message, code === 'UNAUTHORIZED'),
+          );
+        },
+      );
+    });
+    this.wire(socket);
+    await Promise.all(this.host.projects().map((feed) => this.subscribe(feed)));
+  }
+
+  add(feed: ProjectFeed): void {
+    if (this.socket?.connected) void this.subscribe(feed).catch(() => undefined);
+  }
+
+  remove(projectId: string): void {
+    this.socket?.emit('unsubscribe', { projectId }, () => undefined);
+  }
+
+  refresh(token: string): void {
+    this.socket?.emit('auth:refresh', { token }, () => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket?.close();
+    this.socket = null;
+  }
+
+  private async subscribe(feed: ProjectFeed): Promise<void> {
+    const socket = this.socket;
+    if (!socket) throw new GatewayClientError('UNAVAILABLE', 'not connected');
+    const ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('subscribe', {
+      projectId: feed.projectId,
+      ...(feed.lastId !== null ? { since: feed.lastId } : {}),
+      ...(feed.options.types ? { types: feed.options.types } : {}),
+    })) as Ack;
+    if (!ack.ok) {
+      const error = ack.error ?? { code: 'UNAVAILABLE', message: 'subscribe failed' };
+      feed.error(error);
+      if (error.code === 'FORBIDDEN' || error.code === 'INVALID_PAYLOAD') return;
+      throw new GatewayClientError(error.code, error.message);
+    }
+    if (ack.snapshot) feed.snapshot(ack.snapshot, ack.position!, feed.lastId !== null);
+    else if (ack.position) feed.position(ack.position);
+  }
+
+  private wire(socket: Socket): void {
+    socket.on('events', (events: EventEnvelope[]) => {
+      const byProject = new Map<string, EventEnvelope[]>();
+      for (const event of events) {
+        const list = byProject.get(event.projectId) ?? [];
+        list.push(event);
+        byProject.set(event.projectId, list);
+      }
+      for (const [projectId, list] of byProject) this.host.project(projectId)?.accept(list);
+    });
+    socket.on(
+      'subscription:resync',
+      ({
+        projectId,
+        position,
+        snapshot,
+      }: {
+        projectId: string;
+        position: string;
+        snapshot: Snapshot;
+      }) => this.host.project(projectId)?.snapshot(snapshot, position, true),
+    );
+    socket.on(
+      'subscription:lagged',
+      ({ projectId, runId }: { projectId: string; runId?: string }) => {
+        const feed = this.host.project(projectId);
+        if (feed && runId === undefined) void this.subscribe(feed).catch(() => undefined);
+      },
+    );
+    socket.on('access:revoked', ({ projectId }: { projectId: string }) =>
+      this.host.project(projectId)?.error({ code: 'FORBIDDEN', message: 'access revoked' }),
+    );
+    socket.on('auth:expiring', () => this.host.refreshToken());
+    socket.on('server:draining', ({ reconnectInMs }: { reconnectInMs: number }) => {
+      // Move before the server closes us: another replica, at the time it gave.
+      setTimeout(() => {
+        if (this.socket === socket && !this.stopped) this.host.lost(this, 'draining', true);
+      }, reconnectInMs);
+    });
+    socket.on('disconnect', (reason) => {
+      if (this.stopped || this.socket !== socket) return;
+      this.host.lost(this, reason);
+    });
+  }
+}

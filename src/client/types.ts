@@ -1,0 +1,57 @@
+import type { EventEnvelope } from '../events/envelope.js';
+
+export type { EventEnvelope };
+export type Snapshot = Record<string, EventEnvelope>;
+
+/** `connecting` (first connect), `live`, `reconnecting` (lost, retrying), `offline` (closed, or refused). */
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type TransportName = 'websocket' | 'sse' | 'polling';
+
+export interface SubscribeOptions {
+  /** Event type patterns (`agent.*`); all types when absent. */
+  types?: string[];
+  /** New events, in id order, batched (one call per animation frame or batch window). */
+  onEvents?: (events: EventEnvelope[]) => void;
+  /** The project's state at `position` on first subscribe; events after it follow. */
+  onSnapshot?: (snapshot: Snapshot, position: string) => void;
+  /** History behind this client was lost: replace your state with this snapshot. */
+  onResync?: (snapshot: Snapshot, position: string) => void;
+  /** Access lost (`FORBIDDEN`) or another coded failure for this project. */
+  onError?: (error: { code: string; message: string }) => void;
+}
+
+export interface ClientOptions {
+  /** One gateway URL, or several (tried in turn on reconnect, as a load balancer would). */
+  url: string | string[];
+  /** A token, or a function that returns a fresh one (called again before expiry). */
+  token: string | (() => string | Promise<string>);
+  /** Transports in order of preference. Default websocket, then sse, then polling. */
+  transports?: TransportName[];
+  /** `frame`: one onEvents per animation frame; a number: per that many ms. Default frame in browsers, 100 elsewhere. */
+  batch?: 'frame' | number;
+  /** First reconnect delay ceiling, doubled per attempt up to `maxBackoffMs` (full jitter). Default 1000. */
+  initialBackoffMs?: number;
+  /** Default 30000. */
+  maxBackoffMs?: number;
+  /** Fetch a new token this long before the current one expires. Default 60000. */
+  refreshBeforeMs?: number;
+  /** Polling transport: pause between history requests. Default 2000. */
+  pollIntervalMs?: number;
+  /** On a fallback transport, how often to try the preferred ones again. Default 30000. */
+  upgradeProbeMs?: number;
+  /** How long a transport may take to become live before the next one is tried. Default 5000. */
+  connectTimeoutMs?: number;
+}
+
+/** A client-side failure with the gateway's code. */
+export class GatewayClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** True when retrying cannot help (bad token): the client goes offline. */
+    readonly fatal = false,
+  ) {
+    super(message);
+    this.name = 'GatewayClientError';
+  }
+}

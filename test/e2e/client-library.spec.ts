@@ -1,0 +1,204 @@
+import type { Redis } from 'ioredis';
+import { fullJitterDelay } from '../../src/client/backoff.js';
+import { GatewayClient } from '../../src/client/gateway-client.js';
+import { tokenExpiry } from '../../src/client/token-source.js';
+import type { ConnectionState, EventEnvelope, TransportName } from '../../src/client/types.js';
+import { BlockingProxy } from '../support/blocking-proxy.js';
+import { GatewayProcess } from '../support/gateway-process.js';
+import { http } from '../support/http.js';
+import { eventually } from '../support/metrics.js';
+import { RedisServer } from '../support/redis-server.js';
+import { strictlyIncreasingIds } from '../support/resuming-viewer.js';
+import { serviceToken, token } from '../support/tokens.js';
+
+describe('client library: pure parts', () => {
+  it('backs off exponentially with full jitter, capped', () => {
+    const max = () => 0.999999;
+    expect([0, 1, 2, 3, 4, 5, 6].map((a) => fullJitterDelay(a, 1000, 30_000, max))).toEqual([
+      999, 1999, 3999, 7999, 15999, 29999, 29999,
+    ]);
+    expect(fullJitterDelay(3, 1000, 30_000, () => 0)).toBe(0);
+  });
+
+  it('reads a token expiry without verifying it', () => {
+    const t = token({ expiresIn: 60 });
+    expect(tokenExpiry(t)! - Date.now()).toBeGreaterThan(55_000);
+    expect(tokenExpiry('not-a-jwt')).toBeNull();
+  });
+});
+
+/**
+ * The client library against real replicas: it keeps going through a replica
+ * kill, a token refresh, and transports blocked by a proxy, and the
+ * application sees every event once, in order.
+ */
+describe('client library against real replicas', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let replicas: GatewayProcess[];
+  const prefix = `cl${process.pid}`;
+  const clients: GatewayClient[] = [];
+  const svc = serviceToken();
+  let seq = 0;
+  const project = () => `cl${Date.now().toString(36)}${++seq}`;
+
+  const publish = async (via: GatewayProcess, projectId: string, n = 1) => {
+    const body = Array.from({ length: n }, (_, i) => ({
+      type: 'task.status.changed',
+      data: { taskId: `t${seq}-${i}`, from: null, to: 'active' },
+    }));
+    const res = await http('POST', `${via.url}/api/projects/${projectId}/events`, {
+      token: svc,
+      body,
+    });
+    expect(res.status).toBe(202);
+  };
+  const streamIds = async (projectId: string) =>
+    (await client.xrange(`${prefix}:{${projectId}}:events`, '-', '+')).map(([id]) => id);
+
+  /** A client following one project, recording what the application would see. */
+  const follow = (options: ConstructorParameters<typeof GatewayClient>[0], projectId: string) => {
+    const c = new GatewayClient({ batch: 10, initialBackoffMs: 100, ...options });
+    clients.push(c);
+    const seen: EventEnvelope[] = [];
+    const states: [ConnectionState, TransportName | null][] = [];
+    let snapshots = 0;
+    c.onState((state, transport) => states.push([state, transport]));
+    c.subscribe(projectId, {
+      onEvents: (events) => seen.push(...events),
+      onSnapshot: () => snapshots++,
+    });
+    return {
+      client: c,
+      seen,
+      states,
+      snapshots: () => snapshots,
+      live: (transport?: TransportName) =>
+        eventually(
+          () => Promise.resolve(c.state === 'live' && (!transport || c.transport === transport)),
+          15_000,
+          `live${transport ? ` on ${transport}` : ''}`,
+        ),
+    };
+  };
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    client = redis.client();
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix };
+    replicas = await Promise.all([0, 1].map(() => GatewayProcess.start(env)));
+  }, 60_000);
+
+  afterEach(() => clients.splice(0).forEach((c) => c.close()));
+
+  afterAll(async () => {
+    client?.disconnect();
+    await Promise.all((replicas ?? []).map((r) => r.kill()));
+    await redis?.stop();
+  });
+
+  it('reconnects to another replica after a kill and resumes with no gap and no duplicate', async () => {
+    const doomed = await GatewayProcess.start({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
+    const p = project();
+    const f = follow({ url: [doomed.url, replicas[0].url], token: token() }, p);
+    await f.live('websocket');
+    await publish(replicas[1], p, 5);
+    await eventually(() => Promise.resolve(f.seen.length === 5));
+    await doomed.kill('SIGKILL');
+    await eventually(() => Promise.resolve(f.client.state === 'reconnecting'));
+    await publish(replicas[1], p, 5); // while it is away
+    await f.live('websocket');
+    await publish(replicas[1], p, 5);
+    const ids = await streamIds(p);
+    await eventually(() => Promise.resolve(f.seen.length >= ids.length));
+    expect(strictlyIncreasingIds(f.seen)).toEqual(ids);
+    expect(f.snapshots()).toBe(1);
+    expect(f.states.map(([s]) => s)).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  });
+
+  it('refreshes its token before expiry and keeps the session past the first token', async () => {
+    const p = project();
+    let issued = 0;
+    const provider = () => {
+      issued++;
+      return token({ sub: 'refresher', expiresIn: 4 });
+    };
+    const f = follow({ url: replicas[0].url, token: provider, refreshBeforeMs: 3000 }, p);
+    await f.live('websocket');
+    const firstExpiry = Date.now() + 4000;
+    await eventually(
+      () => Promise.resolve(Date.now() > firstExpiry + 1000),
+      8000,
+      'the first expiry',
+    );
+    expect(issued).toBeGreaterThanOrEqual(3);
+    expect(f.client.state).toBe('live');
+    await publish(replicas[1], p, 1);
+    await eventually(() => Promise.resolve(f.seen.length === 1));
+    // Never dropped: the session was extended, not replaced.
+    expect(f.states.map(([s]) => s)).toEqual(['connecting', 'live']);
+  }, 20_000);
+
+  it('falls back to SSE when WebSocket is blocked, to polling when SSE is too, and goes back up when it can', async () => {
+    const proxy = await BlockingProxy.start(replicas[0].url);
+    try {
+      proxy.blockWebSocket = true;
+      const p = project();
+      const f = follow(
+        {
+          url: proxy.url,
+          token: token(),
+          pollIntervalMs: 200,
+          upgradeProbeMs: 500,
+          connectTimeoutMs: 2000,
+        },
+        p,
+      );
+      await f.live('sse');
+      await publish(replicas[1], p, 3);
+      await eventually(() => Promise.resolve(f.seen.length === 3));
+
+      // SSE blocked as well: the next connection ends up polling.
+      proxy.blockSse = true;
+      f.client.close();
+      const g = follow(
+        {
+          url: proxy.url,
+          token: token(),
+          pollIntervalMs: 200,
+          upgradeProbeMs: 500,
+          connectTimeoutMs: 2000,
+        },
+        p,
+      );
+      await g.live('polling');
+      await publish(replicas[1], p, 3);
+      await eventually(() => Promise.resolve(g.seen.length === 3));
+
+      // The proxy lets WebSocket through again: the client probes and moves up.
+      proxy.blockWebSocket = false;
+      proxy.blockSse = false;
+      await g.live('websocket');
+      await publish(replicas[1], p, 3);
+      await eventually(() => Promise.resolve(g.seen.length === 6));
+      const ids = await streamIds(p);
+      expect(strictlyIncreasingIds(g.seen)).toEqual(ids.slice(3));
+      expect(g.states.map(([, t]) => t).filter(Boolean)).toEqual(['polling', 'websocket']);
+    } finally {
+      await proxy.stop();
+    }
+  }, 40_000);
+
+  it('goes offline with an error for a token the gateway refuses', async () => {
+    const errors: string[] = [];
+    const c = new GatewayClient({
+      url: replicas[0].url,
+      token: 'bad.token.here',
+      initialBackoffMs: 50,
+    });
+    clients.push(c);
+    c.subscribe('x', { onError: (e) => errors.push(e.code) });
+    await eventually(() => Promise.resolve(c.state === 'offline'));
+    expect(errors).toContain('UNAUTHORIZED');
+  });
+});
