@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
+import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import { HttpErrorFilter, sendHttpError } from './api/http-exception.filter.js';
@@ -13,6 +14,9 @@ import { DrainService } from './gateway/drain.service.js';
 import { GatewayIoAdapter } from './gateway/socket-io.adapter.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { Lifecycle } from './ops/lifecycle.js';
+
+/** Built by vite next to the compiled server. */
+const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard', import.meta.url));
 
 /** Largest HTTP body: 100 events of a few KiB each. */
 const MAX_BODY = '1mb';
@@ -47,17 +51,23 @@ async function bootstrap(): Promise<void> {
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.enableCors({ origin: config.corsOrigins, credentials: false });
-  // The demo page loads the Socket.IO client and one inline script from here.
+  // The dashboard is bundled: scripts only from here; its socket connects back here.
   app.use(
     helmet({
-      contentSecurityPolicy: {
-        directives: {
-          'script-src': ["'self'", "'unsafe-inline'"],
-          'connect-src': ["'self'", 'ws:', 'wss:'],
-        },
-      },
+      contentSecurityPolicy: { directives: { 'connect-src': ["'self'", 'ws:', 'wss:'] } },
     }),
   );
+  // The built dashboard (vite, `npm run build`) at `/`.
+  app.useStaticAssets(DASHBOARD_DIR, {
+    index: 'index.html',
+    // Hashed asset names change with each build; the page itself must not be cached.
+    setHeaders: (res: Response, path: string) => {
+      res.setHeader(
+        'Cache-Control',
+        path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable',
+      );
+    },
+  });
 
   const ioAdapter = new GatewayIoAdapter(
     app,

@@ -1,5 +1,5 @@
 import { fullJitterDelay } from './backoff.js';
-import { ProjectFeed } from './project-feed.js';
+import { LogFeed, ProjectFeed } from './project-feed.js';
 import { TokenSource } from './token-source.js';
 import { PollingTransport } from './transports/polling.js';
 import { SseTransport } from './transports/sse.js';
@@ -7,6 +7,7 @@ import type { Transport, TransportHost } from './transports/transport.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import {
   GatewayClientError,
+  type EventEnvelope,
   type ClientOptions,
   type ConnectionState,
   type SubscribeOptions,
@@ -27,6 +28,7 @@ export class GatewayClient {
   private readonly urls: string[];
   private urlIndex = 0;
   private readonly feeds = new Map<string, ProjectFeed>();
+  private readonly logFeeds = new Map<string, LogFeed>();
   private readonly listeners = new Set<StateListener>();
   private readonly tokens: TokenSource;
   private readonly preferred: TransportName[];
@@ -80,6 +82,28 @@ export class GatewayClient {
     return { unsubscribe: () => this.unsubscribe(projectId) };
   }
 
+  /**
+   * One run's log lines, resumed by id like projects. Carried by the WebSocket
+   * transport only; on SSE or polling the lines arrive once it is back up.
+   */
+  subscribeLogs(
+    projectId: string,
+    runId: string,
+    onLines: (lines: EventEnvelope[]) => void,
+  ): { unsubscribe(): void } {
+    const key = `${projectId}/${runId}`;
+    const feed = new LogFeed(projectId, runId, onLines, this.batch);
+    this.logFeeds.set(key, feed);
+    this.current?.addLog?.(feed);
+    return {
+      unsubscribe: () => {
+        if (this.logFeeds.get(key) !== feed) return;
+        this.logFeeds.delete(key);
+        this.current?.removeLog?.(projectId, runId);
+      },
+    };
+  }
+
   /** The last id applied for a project (what a resume starts from). */
   lastId(projectId: string): string | null {
     return this.feeds.get(projectId)?.lastId ?? null;
@@ -106,6 +130,8 @@ export class GatewayClient {
       token: () => this.tokens.get(),
       projects: () => [...this.feeds.values()],
       project: (projectId) => this.feeds.get(projectId),
+      logs: () => [...this.logFeeds.values()],
+      log: (projectId, runId) => this.logFeeds.get(`${projectId}/${runId}`),
       lost: (transport, _reason, immediately) => this.lost(transport, immediately === true),
       refreshToken: () => {
         this.tokens.fetch().then(

@@ -70,3 +70,35 @@ export class ProjectFeed {
     this.options.onEvents?.(events);
   }
 }
+
+/** One run's log lines as the client follows them (WebSocket transport). */
+export class LogFeed {
+  lastId: string | null = null;
+  private pending: EventEnvelope[] = [];
+  private readonly batcher: Batcher;
+
+  constructor(
+    readonly projectId: string,
+    readonly runId: string,
+    private readonly onLines: (lines: EventEnvelope[]) => void,
+    batch: 'frame' | number,
+  ) {
+    this.batcher = new Batcher(batch, () => this.flush());
+  }
+
+  accept(lines: EventEnvelope[]): void {
+    for (const line of lines) {
+      if (this.lastId !== null && compareIds(line.id, this.lastId) <= 0) continue;
+      this.lastId = line.id;
+      this.pending.push(line);
+    }
+    if (this.pending.length > 0) this.batcher.schedule();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.onLines(lines);
+  }
+}

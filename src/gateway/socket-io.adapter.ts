@@ -75,7 +75,10 @@ export class GatewayIoAdapter extends IoAdapter {
         callback: (err: string | null | undefined, ok: boolean) => void,
       ) => {
         const origin = req.headers.origin;
-        if (origin !== undefined && !allowed.has(origin))
+        // The dashboard served by the gateway itself is same-origin (any scheme: TLS may end at a proxy).
+        const host = req.headers.host;
+        const sameOrigin = origin === `http://${host}` || origin === `https://${host}`;
+        if (origin !== undefined && !sameOrigin && !allowed.has(origin))
           return callback('origin not allowed', false);
         callback(null, true);
       },

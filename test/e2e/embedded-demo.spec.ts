@@ -19,11 +19,15 @@ describe('embedded mode with DEMO=1', () => {
     expect(out).toMatch(/Live demo dashboard: http:\/\/127\.0\.0\.1:\d+\//);
   });
 
-  it('serves the live page at /', async () => {
-    const page = await http('GET', `${gw.url}/`);
+  it('serves the built dashboard at /, with its bundled script', async () => {
+    const page = await http<string>('GET', `${gw.url}/`);
     expect(page.status).toBe(200);
-    expect(page.body).toContain('/socket.io/socket.io.js');
-    expect((await http('GET', `${gw.url}/socket.io/socket.io.js`)).status).toBe(200);
+    expect(page.body).toContain('Live dashboard');
+    const script = /<script type="module"[^>]* src="([^"]+)"/.exec(page.body)?.[1];
+    expect(script).toMatch(/^\/assets\/.+\.js$/);
+    const bundle = await http<string>('GET', `${gw.url}${script}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toContain('javascript');
   });
 
   it('streams simulated events to a viewer using the demo session token, starting from the snapshot', async () => {

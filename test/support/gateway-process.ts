@@ -32,11 +32,11 @@ export class GatewayProcess {
     nodeArgs: string[] = [],
   ): Promise<GatewayProcess> {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
-    const port = await freePort();
+    // A fixed PORT brings a replica back at the same address (a restarted pod behind its service).
+    const port = env.PORT ? Number(env.PORT) : await freePort();
     const child = spawnMain(
       {
         HOST: '127.0.0.1',
-        PORT: String(port),
         JWT_SECRET: TEST_SECRET,
         JWT_AUDIENCE: TEST_AUDIENCE,
         JWT_ISSUER: TEST_ISSUER,
@@ -46,6 +46,7 @@ export class GatewayProcess {
         MAX_CONNECTIONS_PER_USER: '10000',
         RATE_LIMIT_HANDSHAKES_PER_MINUTE: '1000000',
         ...env,
+        PORT: String(port),
       },
       nodeArgs,
     );

@@ -1,4 +1,4 @@
-import type { ProjectFeed } from '../project-feed.js';
+import type { LogFeed, ProjectFeed } from '../project-feed.js';
 import type { TransportName } from '../types.js';
 
 /** What a transport needs from the client. */
@@ -7,6 +7,9 @@ export interface TransportHost {
   token(): Promise<string>;
   projects(): ProjectFeed[];
   project(projectId: string): ProjectFeed | undefined;
+  /** Run log subscriptions (WebSocket only). */
+  logs(): LogFeed[];
+  log(projectId: string, runId: string): LogFeed | undefined;
   /** The connection is gone; `immediately` when the server asked us to move (drain). */
   lost(transport: Transport, reason: string, immediately?: boolean): void;
   /** A new token is needed now (the server warned of expiry). */
@@ -21,6 +24,8 @@ export interface Transport {
   /** Connects and subscribes every project; resolves once live, rejects if this way is closed. */
   start(): Promise<void>;
   add(feed: ProjectFeed): void;
+  addLog?(feed: LogFeed): void;
+  removeLog?(projectId: string, runId: string): void;
   remove(projectId: string): void;
   /** A refreshed token for the running session. */
   refresh(token: string): void;

@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ProjectFeed } from '../project-feed.js';
+import type { LogFeed, ProjectFeed } from '../project-feed.js';
 import { GatewayClientError, type EventEnvelope, type Snapshot } from '../types.js';
 import type { Transport, TransportHost } from './transport.js';
 
@@ -48,7 +48,30 @@ export class WebSocketTransport implements Transport {
       );
     });
     this.wire(socket);
-    await Promise.all(this.host.projects().map((feed) => this.subscribe(feed)));
+    await Promise.all([
+      ...this.host.projects().map((feed) => this.subscribe(feed)),
+      ...this.host.logs().map((feed) => this.subscribeLog(feed)),
+    ]);
+  }
+
+  addLog(feed: LogFeed): void {
+    if (this.socket?.connected) void this.subscribeLog(feed).catch(() => undefined);
+  }
+
+  removeLog(projectId: string, runId: string): void {
+    this.socket?.emit('logs:unsubscribe', { projectId, runId }, () => undefined);
+  }
+
+  private async subscribeLog(feed: LogFeed): Promise<void> {
+    const socket = this.socket;
+    if (!socket) throw new GatewayClientError('UNAVAILABLE', 'not connected');
+    const ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('logs:subscribe', {
+      projectId: feed.projectId,
+      runId: feed.runId,
+      ...(feed.lastId !== null ? { since: feed.lastId } : {}),
+    })) as Ack;
+    if (!ack.ok)
+      throw new GatewayClientError(ack.error?.code ?? 'UNAVAILABLE', ack.error?.message ?? '');
   }
 
   add(feed: ProjectFeed): void {
@@ -91,6 +114,11 @@ export class WebSocketTransport implements Transport {
     socket.on('events', (events: EventEnvelope[]) => {
       const byProject = new Map<string, EventEnvelope[]>();
       for (const event of events) {
+        if (event.type === 'agent.run.log') {
+          const runId = (event.data as { runId: string }).runId;
+          this.host.log(event.projectId, runId)?.accept([event]);
+          continue;
+        }
         const list = byProject.get(event.projectId) ?? [];
         list.push(event);
         byProject.set(event.projectId, list);
