@@ -60,7 +60,7 @@ describe('dashboard in Chromium', () => {
     page.$$eval('[data-testid^=column-]', (columns) =>
       columns.map((c): [string | null, (string | null)[]] => [
         c.getAttribute('data-testid'),
-        [...c.querySelectorAll('[data-task]')].map((e) => e.getAttribute('data-task')).sort(),
+        Array.from(c.querySelectorAll('[data-task]'), (e) => e.getAttribute('data-task')).sort(),
       ]),
     );
 
