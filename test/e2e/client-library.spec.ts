@@ -116,6 +116,36 @@ describe('client library against real replicas', () => {
     expect(f.states.map(([s]) => s)).toEqual(['connecting', 'live', 'reconnecting', 'live']);
   });
 
+  it('honours server:draining: moves to the next replica when told, losing nothing', async () => {
+    const draining = await GatewayProcess.start({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      DRAIN_WINDOW_MS: '2000',
+    });
+    const p = project();
+    // A long backoff: only the drain notice can make it move quickly.
+    const f = follow(
+      {
+        url: [draining.url, replicas[0].url],
+        token: token(),
+        initialBackoffMs: 600_000,
+        maxBackoffMs: 600_000,
+      },
+      p,
+    );
+    await f.live('websocket');
+    await publish(replicas[1], p, 3);
+    const exited = draining.kill('SIGTERM');
+    await eventually(() => Promise.resolve(f.states.length >= 4), 10_000, 'a move');
+    await f.live('websocket');
+    await publish(replicas[1], p, 3);
+    expect(await exited).toBe(0);
+    const ids = await streamIds(p);
+    await eventually(() => Promise.resolve(f.seen.length >= ids.length));
+    expect(strictlyIncreasingIds(f.seen)).toEqual(ids);
+    expect(f.states.map(([s]) => s)).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  });
+
   it('refreshes its token before expiry and keeps the session past the first token', async () => {
     const p = project();
     let issued = 0;
