@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'artifacts/**', 'src/demo/public/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'artifacts/**', 'load/lib/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -36,6 +36,15 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: false, project: null },
       globals: { ...globals.node },
+    },
+  },
+  {
+    // k6 scripts: plain JavaScript run by k6, with its globals.
+    files: ['load/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false, project: null },
+      globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly' },
     },
   },
   prettier,

@@ -4,6 +4,15 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
   transform: {
+    // The k6 framing module is plain ES-module JavaScript; jest runs it as CommonJS.
+    '^.+/load/lib/.+\\.js$': [
+      'ts-jest',
+      {
+        tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true },
+        transpilation: true,
+        diagnostics: false,
+      },
+    ],
     '^.+\\.ts$': [
       'ts-jest',
       {
