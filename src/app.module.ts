@@ -33,7 +33,7 @@ export class AppModule {
         AdminModule,
         SseModule,
         DomainModule,
-        DemoModule.forRoot(config.demo),
+        DemoModule.forRoot(config.demoSimulator),
       ],
     };
   }

@@ -56,6 +56,8 @@ export interface AppConfig {
   batchWindowMs: number;
   drainWindowMs: number;
   demo: boolean;
+  /** Run the simulator (only with `demo`). */
+  demoSimulator: boolean;
 }
 
 export const APP_CONFIG = Symbol('AppConfig');

@@ -173,6 +173,12 @@ export class Environment {
   /** Interval of the heartbeat comment on SSE streams, ms. Default 15000. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) SSE_HEARTBEAT_MS?: number;
 
+  /**
+   * With DEMO=1: `0` serves the demo session without running the simulator
+   * (every replica behind a load balancer serves sessions, one simulates). Default 1.
+   */
+  @IsOptional() @Transform(toBool) DEMO_SIMULATOR?: boolean;
+
   /** `1`: run the demo simulator and serve a development token. Default off. */
   @IsOptional() @Transform(toBool) DEMO?: boolean;
 }

@@ -139,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     batchWindowMs: parsed.BATCH_WINDOW_MS ?? 5,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
     demo: parsed.DEMO ?? false,
+    demoSimulator: (parsed.DEMO ?? false) && (parsed.DEMO_SIMULATOR ?? true),
   };
 }
 

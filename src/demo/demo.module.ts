@@ -3,15 +3,15 @@ import { DomainModule } from '../domain/domain.module.js';
 import { DemoController } from './demo.controller.js';
 import { DemoSimulator } from './simulator.js';
 
-/** The page at `/`; with DEMO=1 also the simulator and a development session. */
+/** With DEMO=1, a development session for the dashboard, and (unless DEMO_SIMULATOR=0) the simulator. */
 @Module({})
 export class DemoModule {
-  static forRoot(demo: boolean): DynamicModule {
+  static forRoot(simulate: boolean): DynamicModule {
     return {
       module: DemoModule,
       imports: [DomainModule],
       controllers: [DemoController],
-      providers: demo ? [DemoSimulator] : [],
+      providers: simulate ? [DemoSimulator] : [],
     };
   }
 }
