@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import YAML from 'yaml';
 
 const CHART = join(__dirname, '..', '..', 'helm', 'realtime-event-gateway');
