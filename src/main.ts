@@ -119,7 +119,7 @@ async function bootstrap(): Promise<void> {
   logger.event('info', 'listening', {
     url,
     port,
-    mode: config.redisUrl ? 'redis' : 'embedded',
+    mode: config.redisClusterNodes ? 'redis-cluster' : config.redisUrl ? 'redis' : 'embedded',
     demo: config.demo,
   });
 }

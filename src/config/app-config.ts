@@ -5,6 +5,8 @@ export interface AppConfig {
   host: string;
   port: number;
   redisUrl: string | null;
+  /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES); null for a standalone Redis or embedded mode. */
+  redisClusterNodes: { host: string; port: number }[] | null;
   redisKeyPrefix: string;
   jwt: {
     /** HS256 secret, or null when a public key is used. */

@@ -20,6 +20,16 @@ export class Environment {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /**
+   * Redis Cluster seed nodes, `host:port` comma separated, instead of REDIS_URL:
+   * cluster clients, sharded pub/sub, and one hash slot per project.
+   */
+  @IsOptional()
+  @Matches(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, {
+    message: 'REDIS_CLUSTER_NODES must be host:port pairs, comma separated',
+  })
+  REDIS_CLUSTER_NODES?: string;
+
   /** Prefix of every Redis key and channel. Default `sb`. */
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,32}$/) REDIS_KEY_PREFIX?: string;
 

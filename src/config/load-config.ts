@@ -72,6 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  if (parsed.REDIS_URL && parsed.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES: set one, not both');
+  }
   const soft = parsed.VIEWER_SOFT_LIMIT_BYTES ?? 256 * 1024;
   const hard = parsed.VIEWER_HARD_LIMIT_BYTES ?? 2 * 1024 * 1024;
   if (hard <= soft) {
@@ -93,6 +96,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: parsed.HOST ?? '0.0.0.0',
     port: parsed.PORT ?? 3000,
     redisUrl: parsed.REDIS_URL ?? null,
+    redisClusterNodes: parsed.REDIS_CLUSTER_NODES
+      ? splitList(parsed.REDIS_CLUSTER_NODES).map((node) => {
+          const at = node.lastIndexOf(':');
+          return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+        })
+      : null,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX ?? 'sb',
     jwt: {
       secret: publicKey || jwks ? null : (parsed.JWT_SECRET ?? randomBytes(32).toString('hex')),

@@ -2,7 +2,10 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+
+/** The adapter's node-redis pair: standalone or cluster (sharded pub/sub works on both). */
+type AdapterClient = RedisClientType | RedisClusterType;
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
 import type { JsonLogger } from '../common/json-logger.js';
@@ -20,7 +23,7 @@ import { installConnectionGate, type GateRefusal } from './connection-gate.js';
  * events the sharded adapter listens to.
  */
 export class GatewayIoAdapter extends IoAdapter {
-  private clients: RedisClientType[] = [];
+  private clients: AdapterClient[] = [];
   private adapterFactory: ReturnType<typeof createShardedAdapter> | null = null;
 
   constructor(
@@ -35,12 +38,16 @@ export class GatewayIoAdapter extends IoAdapter {
 
   /** Connects the adapter's Redis pair; call before `app.listen`. */
   async connect(): Promise<void> {
-    if (!this.gatewayConfig.redisUrl) return;
+    const { redisUrl, redisClusterNodes } = this.gatewayConfig;
+    if (!redisUrl && !redisClusterNodes) return;
     // pingInterval: a silently dead adapter connection is noticed and reconnected.
-    const pub = createClient({
-      url: this.gatewayConfig.redisUrl,
-      pingInterval: this.gatewayConfig.redis.heartbeatMs * 5,
-    }) as RedisClientType;
+    const pingInterval = this.gatewayConfig.redis.heartbeatMs * 5;
+    const pub: AdapterClient = redisClusterNodes
+      ? createCluster({
+          rootNodes: redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+          defaults: { pingInterval },
+        })
+      : (createClient({ url: redisUrl!, pingInterval }) as RedisClientType);
     const sub = pub.duplicate();
     for (const [role, client] of [
       ['adapter-pub', pub],
@@ -105,7 +112,7 @@ export class GatewayIoAdapter extends IoAdapter {
 
   override async close(server: Server): Promise<void> {
     await super.close(server);
-    await Promise.allSettled(this.clients.map((c) => c.quit()));
+    await Promise.allSettled(this.clients.map((c) => c.close()));
     this.clients = [];
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisCommandClient as Redis } from '../redis/lua-script.js';
 import {
   RateLimiterMemory,
   RateLimiterRedis,

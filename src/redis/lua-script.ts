@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 
+/** A standalone Redis or a Redis Cluster client: everything the gateway sends works on both. */
 export type RedisCommandClient = Redis | Cluster;
 
 /** A Lua script run by EVALSHA, loaded with EVAL the first time a server lacks it. */

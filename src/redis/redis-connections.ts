@@ -1,9 +1,13 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisCommandClient } from './lua-script.js';
 
 export type RedisRole = 'command' | 'subscriber';
 
 export interface RedisConnectionOptions {
-  url: string;
+  /** A standalone Redis (or a proxy in front of a Sentinel-managed primary). */
+  url: string | null;
+  /** Redis Cluster seed nodes; used instead of `url` when given. */
+  clusterNodes?: { host: string; port: number }[] | null;
   /** Per-command time limit (ms): a paused Redis must fail calls, not hang them. Default 2000. */
   commandTimeoutMs?: number;
   /** PING interval on each connection (ms); three missed beats declare it dead. Default 1000. */
@@ -18,7 +22,7 @@ const MISSED_BEATS = 3;
 
 interface Link {
   role: RedisRole;
-  client: Redis;
+  client: RedisCommandClient;
   healthy: boolean;
   /** When the unanswered PING was sent, or null. */
   pingSentAt: number | null;
@@ -36,8 +40,8 @@ interface Link {
  * re-subscribes the live channels when Redis answers again.
  */
 export class RedisConnections {
-  readonly command: Redis;
-  readonly subscriber: Redis;
+  readonly command: RedisCommandClient;
+  readonly subscriber: RedisCommandClient;
   version = '';
   private readonly links: Link[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
@@ -60,8 +64,23 @@ export class RedisConnections {
     });
   }
 
-  private create(role: RedisRole, options: RedisOptions): Redis {
-    const client = new Redis(this.options.url, options);
+  private create(role: RedisRole, options: RedisOptions): RedisCommandClient {
+    const nodes = this.options.clusterNodes;
+    let client: RedisCommandClient;
+    if (nodes && nodes.length > 0) {
+      const { enableOfflineQueue, retryStrategy, lazyConnect, ...redisOptions } = options;
+      const clusterOptions: ClusterOptions = {
+        lazyConnect,
+        enableOfflineQueue,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions,
+        // SSUBSCRIBE needs a subscriber per shard: each project's channel lives on its slot's master.
+        shardedSubscribers: role === 'subscriber',
+      };
+      client = new Cluster(nodes, clusterOptions);
+    } else {
+      client = new Redis(this.options.url ?? 'redis://127.0.0.1:6379', options);
+    }
     const link: Link = { role, client, healthy: false, pingSentAt: null };
     this.links.push(link);
     client.on('error', (err: Error) => this.options.onError?.(role, err));

@@ -26,9 +26,10 @@ class RedisShutdown implements OnApplicationShutdown {
       provide: REDIS_CONNECTIONS,
       inject: [APP_CONFIG, LOGGER, GatewayMetrics],
       useFactory: async (config: AppConfig, logger: JsonLogger, metrics: GatewayMetrics) => {
-        if (!config.redisUrl) return null;
+        if (!config.redisUrl && !config.redisClusterNodes) return null;
         const connections = new RedisConnections({
           url: config.redisUrl,
+          clusterNodes: config.redisClusterNodes,
           commandTimeoutMs: config.redis.commandTimeoutMs,
           heartbeatMs: config.redis.heartbeatMs,
           onError: (role, error) =>

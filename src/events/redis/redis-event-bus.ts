@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisCommandClient as Redis } from '../../redis/lua-script.js';
 import type { RedisKeys } from '../../redis/keys.js';
 import { UnavailableError } from '../../common/errors.js';
 import { withRedis } from '../../redis/redis-errors.js';
