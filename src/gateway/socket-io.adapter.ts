@@ -44,10 +44,12 @@ export class GatewayIoAdapter extends IoAdapter {
     const pingInterval = this.gatewayConfig.redis.heartbeatMs * 5;
     const pub: AdapterClient = redisClusterNodes
       ? createCluster({
-          rootNodes: redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+          rootNodes: redisClusterNodes.map(({ host, port }) => ({
+            url: `redis://${host}:${port}`,
+          })),
           defaults: { pingInterval },
         })
-      : (createClient({ url: redisUrl!, pingInterval }) as RedisClientType);
+      : createClient({ url: redisUrl!, pingInterval });
     const sub = pub.duplicate();
     for (const [role, client] of [
       ['adapter-pub', pub],

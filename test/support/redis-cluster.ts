@@ -77,10 +77,10 @@ export class RedisClusterServer {
       processes.push(child);
       await new Promise<void>((resolve, reject) => {
         let out = '';
-        child.stdout!.on('data', (c: Buffer) => {
+        child.stdout.on('data', (c: Buffer) => {
           out += c.toString();
           if (out.includes('Ready to accept connections')) {
-            child.stdout!.resume();
+            child.stdout.resume();
             resolve();
           }
         });
