@@ -1,4 +1,4 @@
-// npm run bench [-- --viewers 200 --rate 500 --seconds 10 --only steady|recovery --json out.json]
+// npm run bench [-- --viewers 200 --rate 500 --seconds 10 --only steady|recovery --json out.json --profile]
 // Two scenarios, each run against the gateway and the baseline (plain
 // Socket.IO + redis-adapter) in the same run, on one private redis-server:
 // - steady: two replicas, a separate load process of viewers, a fixed publish
@@ -119,7 +119,7 @@ async function runScenario(name, startReplica, redisUrl) {
   }
   const lat = report.latencies.sort((a, b) => a - b);
   const q = (x) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(x * lat.length))] : NaN);
-  for (const r of replicas) r.child.kill('SIGKILL');
+  await Promise.all(replicas.map((r) => stopReplica(r)));
   return {
     name,
     published: total - failures,
@@ -243,7 +243,25 @@ async function runRecovery(name, startReplica, redisUrl, resume) {
   };
 }
 
-const gateway = gatewayFor(SECRET);
+// --profile: the gateway's replicas write V8 CPU profiles to artifacts/profiles
+// (open them in Chrome DevTools or speedscope) when the steady scenario ends.
+const PROFILE = 'profile' in args;
+const gateway = gatewayFor(
+  SECRET,
+  PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(here, '..', 'artifacts', 'profiles')}`] : [],
+);
+
+/** Stops a replica; a profiled one exits cleanly (SIGINT) so V8 writes its profile. */
+function stopReplica(replica) {
+  if (!PROFILE) {
+    replica.child.kill('SIGKILL');
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    replica.child.once('exit', resolve);
+    replica.child.kill('SIGINT');
+  });
+}
 const baseline = startBaseline;
 const redis = await startRedis();
 const redisUrl = redis.url;

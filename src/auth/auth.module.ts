@@ -6,6 +6,7 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import { RedisKeys } from '../redis/keys.js';
 import { Authenticator } from './authenticator.js';
 import { HttpAuthGuard } from './http-auth.guard.js';
+import { CachedRevocationStore } from './revocation/cached-revocation-store.js';
 import { MemoryRevocationStore } from './revocation/memory-revocation-store.js';
 import { RedisRevocationStore } from './revocation/redis-revocation-store.js';
 import { REVOCATION_STORE } from './revocation/revocation-store.port.js';
@@ -39,7 +40,7 @@ import { TokenVerifier } from './token-verifier.js';
           (error) => logger.event('error', 'bad revocation message', { error }),
         );
         await store.listen();
-        return store;
+        return new CachedRevocationStore(store);
       },
     },
     RevocationService,

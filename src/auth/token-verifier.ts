@@ -11,6 +11,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { GatewayError } from '../common/errors.js';
 import { isId } from '../common/ids.js';
 import type { Principal } from './principal.js';
+import { TokenCache } from './token-cache.js';
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
 /** How long a JWKS fetch may take before verification gives up (503), ms. */
@@ -30,6 +31,7 @@ type KeySource = Uint8Array | CryptoKey | JWTVerifyGetKey;
 export class TokenVerifier {
   private readonly key: Promise<KeySource>;
   private readonly algorithms: string[];
+  private readonly cache = new TokenCache();
 
   constructor(private readonly config: AppConfig['jwt']) {
     if (config.jwks) {
@@ -55,6 +57,8 @@ export class TokenVerifier {
   async verify(token: unknown): Promise<Principal> {
     if (typeof token !== 'string' || token.length === 0) throw unauthorized('a token is required');
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('token too long');
+    const cached = this.cache.get(token);
+    if (cached) return cached;
     let claims: JWTPayload;
     try {
       const key = await this.key;
@@ -73,7 +77,9 @@ export class TokenVerifier {
     } catch (err) {
       throw verificationError(err);
     }
-    return toPrincipal(claims);
+    const principal = toPrincipal(claims);
+    this.cache.set(token, principal);
+    return { ...principal, revoked: new Set() };
   }
 }
 

@@ -1,0 +1,43 @@
+import type { Principal } from './principal.js';
+
+/** Longest a verified token is trusted without verifying it again, ms. */
+const MAX_TRUST_MS = 60_000;
+
+/**
+ * Verified tokens, so a service that publishes many times with one token (or
+ * a page that reconnects) pays for the signature check once a minute, not per
+ * request. An entry lives until the token's `exp` or for a minute, whichever
+ * comes first (so a key retired from the JWKS stops being trusted soon after),
+ * and the oldest entries make room when it is full. Revocations are not
+ * cached here: they are checked on every use.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A fresh copy of the principal (its `revoked` set is per use), or null. */
+  get(token: string): Principal | null {
+    const entry = this.entries.get(token);
+    if (!entry) return null;
+    if (this.now() >= entry.until) {
+      this.entries.delete(token);
+      return null;
+    }
+    return { ...entry.principal, revoked: new Set() };
+  }
+
+  set(token: string, principal: Principal): void {
+    const until = Math.min(principal.expiresAt, this.now() + MAX_TRUST_MS);
+    if (until <= this.now()) return;
+    if (this.entries.size >= this.maxEntries) {
+      // Maps iterate in insertion order: the first key is the oldest.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(token, { principal: { ...principal, revoked: new Set() }, until });
+  }
+}
