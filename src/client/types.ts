@@ -55,3 +55,16 @@ export class GatewayClientError extends Error {
     this.name = 'GatewayClientError';
   }
 }
+
+/** The coded error of a refused HTTP response (`{ error: { code, message } }`). */
+export async function errorFromResponse(res: Response): Promise<GatewayClientError> {
+  const body = (await res.json().catch(() => ({}))) as {
+    error?: { code: string; message: string };
+  };
+  const code = body.error?.code ?? 'UNAVAILABLE';
+  return new GatewayClientError(
+    code,
+    body.error?.message ?? `HTTP ${res.status}`,
+    code === 'UNAUTHORIZED',
+  );
+}

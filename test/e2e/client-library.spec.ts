@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { fullJitterDelay } from '../../src/client/backoff.js';
 import { GatewayClient } from '../../src/client/gateway-client.js';
 import { tokenExpiry } from '../../src/client/token-source.js';
@@ -7,7 +6,7 @@ import { BlockingProxy } from '../support/blocking-proxy.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { eventually } from '../support/metrics.js';
-import { RedisServer } from '../support/redis-server.js';
+import { TestStack } from '../support/stack.js';
 import { strictlyIncreasingIds } from '../support/resuming-viewer.js';
 import { serviceToken, token } from '../support/tokens.js';
 
@@ -33,10 +32,8 @@ describe('client library: pure parts', () => {
  * application sees every event once, in order.
  */
 describe('client library against real replicas', () => {
-  let redis: RedisServer;
-  let client: Redis;
+  let stack: TestStack;
   let replicas: GatewayProcess[];
-  const prefix = `cl${process.pid}`;
   const clients: GatewayClient[] = [];
   const svc = serviceToken();
   let seq = 0;
@@ -53,8 +50,7 @@ describe('client library against real replicas', () => {
     });
     expect(res.status).toBe(202);
   };
-  const streamIds = async (projectId: string) =>
-    (await client.xrange(`${prefix}:{${projectId}}:events`, '-', '+')).map(([id]) => id);
+  const streamIds = (projectId: string) => stack.streamIds(projectId);
 
   /** A client following one project, recording what the application would see. */
   const follow = (options: ConstructorParameters<typeof GatewayClient>[0], projectId: string) => {
@@ -83,22 +79,18 @@ describe('client library against real replicas', () => {
   };
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix };
-    replicas = await Promise.all([0, 1].map(() => GatewayProcess.start(env)));
+    stack = await TestStack.start({ replicas: 2, prefix: `cl${process.pid}` });
+    replicas = stack.replicas;
   }, 60_000);
 
   afterEach(() => clients.splice(0).forEach((c) => c.close()));
 
   afterAll(async () => {
-    client?.disconnect();
-    await Promise.all((replicas ?? []).map((r) => r.kill()));
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('reconnects to another replica after a kill and resumes with no gap and no duplicate', async () => {
-    const doomed = await GatewayProcess.start({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
+    const doomed = await GatewayProcess.start(stack.env());
     const p = project();
     const f = follow({ url: [doomed.url, replicas[0].url], token: token() }, p);
     await f.live('websocket');
@@ -118,8 +110,7 @@ describe('client library against real replicas', () => {
 
   it('honours server:draining: moves to the next replica when told, losing nothing', async () => {
     const draining = await GatewayProcess.start({
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
+      ...stack.env(),
       DRAIN_WINDOW_MS: '2000',
     });
     const p = project();

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
-import { RedisServer } from '../support/redis-server.js';
+import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 import { Viewer } from '../support/viewer.js';
 
@@ -10,7 +10,7 @@ import { Viewer } from '../support/viewer.js';
  * of that run only, with their own capped, expiring history and resume.
  */
 describe('log streams', () => {
-  let redis: RedisServer;
+  let stack: TestStack;
   let client: Redis;
   let replicas: GatewayProcess[];
   const prefix = `ls${process.pid}`;
@@ -45,23 +45,18 @@ describe('log streams', () => {
       .map((e) => (e.data as { line: string }).line);
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    const env = {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      LOG_HISTORY_MAX_LINES: '20',
-      LOG_HISTORY_TTL_SECONDS: '600',
-    };
-    replicas = await Promise.all([0, 1].map(() => GatewayProcess.start(env)));
+    stack = await TestStack.start({
+      replicas: 2,
+      prefix,
+      env: { LOG_HISTORY_MAX_LINES: '20', LOG_HISTORY_TTL_SECONDS: '600' },
+    });
+    ({ client, replicas } = stack);
   }, 60_000);
 
   afterEach(() => viewers.splice(0).forEach((v) => v.close()));
 
   afterAll(async () => {
-    client?.disconnect();
-    await Promise.all((replicas ?? []).map((r) => r.kill()));
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('log lines reach only the viewers of that run, on every replica, and never a project subscription', async () => {

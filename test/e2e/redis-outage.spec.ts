@@ -7,6 +7,7 @@ import { ReplicaPool } from '../support/pool.js';
 import { Publisher } from '../support/publisher.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ResumingViewer, strictlyIncreasingIds } from '../support/resuming-viewer.js';
+import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 import { Viewer } from '../support/viewer.js';
 
@@ -19,16 +20,15 @@ const OUTAGE_MS = 10_000;
  * was lost.
  */
 describe('Redis outages under live viewers', () => {
+  let stack: TestStack;
   let redis: RedisServer;
   let client: Redis;
   let replicas: GatewayProcess[];
-  const prefix = `ro${process.pid}`;
   const viewers: { stop(): void }[] = [];
   const svc = serviceToken();
   let seq = 0;
   const project = () => `ro${Date.now().toString(36)}${++seq}`;
-  const streamIds = async (projectId: string) =>
-    (await client.xrange(`${prefix}:{${projectId}}:events`, '-', '+')).map(([id]) => id);
+  const streamIds = (projectId: string) => stack.streamIds(projectId);
   const publish = (url: string, projectId: string, taskId: string) =>
     http('POST', `${url}/api/projects/${projectId}/events`, {
       token: svc,
@@ -46,15 +46,12 @@ describe('Redis outages under live viewers', () => {
   };
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    const env = {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_HEARTBEAT_MS: '250',
-      REDIS_COMMAND_TIMEOUT_MS: '500',
-    };
-    replicas = await Promise.all([0, 1].map(() => GatewayProcess.start(env)));
+    stack = await TestStack.start({
+      replicas: 2,
+      prefix: `ro${process.pid}`,
+      env: { REDIS_HEARTBEAT_MS: '250', REDIS_COMMAND_TIMEOUT_MS: '500' },
+    });
+    ({ redis, client, replicas } = stack);
   }, 60_000);
 
   afterEach(() => {
@@ -62,9 +59,7 @@ describe('Redis outages under live viewers', () => {
   });
 
   afterAll(async () => {
-    client?.disconnect();
-    await Promise.all((replicas ?? []).map((r) => r.kill()));
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('Redis paused for 10 s: viewers stay connected, /healthz 200, /readyz reports it, publish fails fast with 503, and nothing is missed after', async () => {

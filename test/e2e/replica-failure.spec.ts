@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
 import { percentile, reportFigures } from '../support/figures.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { ReplicaPool } from '../support/pool.js';
 import { Publisher } from '../support/publisher.js';
-import { RedisServer } from '../support/redis-server.js';
 import { ResumingViewer, strictlyIncreasingIds } from '../support/resuming-viewer.js';
+import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 
 const DRAIN_WINDOW_MS = 3000;
@@ -16,21 +15,11 @@ const DRAIN_WINDOW_MS = 3000;
  * `since`, and end with every event exactly once, in order.
  */
 describe('replica death and rolling restarts', () => {
-  let redis: RedisServer;
-  let client: Redis;
+  let stack: TestStack;
   let replicas: GatewayProcess[];
-  const prefix = `rf${process.pid}`;
-  const env = {
-    REDIS_KEY_PREFIX: prefix,
-    DRAIN_WINDOW_MS: String(DRAIN_WINDOW_MS),
-  };
   const viewers: ResumingViewer[] = [];
   let seq = 0;
   const project = () => `rf${Date.now().toString(36)}${++seq}`;
-
-  /** Every id in the project's stream: the truth viewers are compared with. */
-  const streamIds = async (projectId: string) =>
-    (await client.xrange(`${prefix}:{${projectId}}:events`, '-', '+')).map(([id]) => id);
 
   const startViewers = async (pool: ReplicaPool, projectId: string, count: number) => {
     const started = await Promise.all(
@@ -44,7 +33,7 @@ describe('replica death and rolling restarts', () => {
 
   /** Waits until each viewer has the whole stream, then checks exactly-once and order. */
   const expectEveryEventExactlyOnce = async (group: ResumingViewer[], projectId: string) => {
-    const ids = await streamIds(projectId);
+    const ids = await stack.streamIds(projectId);
     for (const viewer of group) {
       await viewer.until(() => viewer.lastId === ids.at(-1), 20_000, 'the last event');
       expect(strictlyIncreasingIds(viewer.events)).toEqual(ids);
@@ -54,11 +43,12 @@ describe('replica death and rolling restarts', () => {
   };
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    replicas = await Promise.all(
-      [0, 1, 2].map(() => GatewayProcess.start({ ...env, REDIS_URL: redis.url })),
-    );
+    stack = await TestStack.start({
+      replicas: 3,
+      prefix: `rf${process.pid}`,
+      env: { DRAIN_WINDOW_MS: String(DRAIN_WINDOW_MS) },
+    });
+    replicas = stack.replicas;
   }, 60_000);
 
   afterEach(() => {
@@ -66,9 +56,7 @@ describe('replica death and rolling restarts', () => {
   });
 
   afterAll(async () => {
-    client?.disconnect();
-    await Promise.all((replicas ?? []).map((r) => r.kill()));
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('kill -9 of one of three replicas: its viewers resume on the others with no gap and no duplicate', async () => {
@@ -100,11 +88,11 @@ describe('replica death and rolling restarts', () => {
       killToResubscribedMedianMs: percentile(recovery, 50),
     });
 
-    replicas[0] = await GatewayProcess.start({ ...env, REDIS_URL: redis.url });
+    replicas[0] = await GatewayProcess.start(stack.env());
   }, 60_000);
 
   it('SIGTERM drains: readiness false and new connections refused at once, viewers told when they will be closed, closed over the window, exit within it', async () => {
-    const replica = await GatewayProcess.start({ ...env, REDIS_URL: redis.url });
+    const replica = await GatewayProcess.start(stack.env());
     const p = project();
     const pool = new ReplicaPool([replica.url, replicas[1].url]);
     // All start on `replica`, then move to replicas[1].
@@ -163,7 +151,7 @@ describe('replica death and rolling restarts', () => {
       const old = replicas[i];
       pool.remove(old.url);
       expect(await old.kill('SIGTERM')).toBe(0);
-      replicas[i] = await GatewayProcess.start({ ...env, REDIS_URL: redis.url });
+      replicas[i] = await GatewayProcess.start(stack.env());
       pool.add(replicas[i].url);
     }
     const restartMs = Date.now() - startedAt;

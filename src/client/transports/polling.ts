@@ -1,5 +1,5 @@
 import type { ProjectFeed } from '../project-feed.js';
-import { GatewayClientError, type EventEnvelope, type Snapshot } from '../types.js';
+import { errorFromResponse, type EventEnvelope, type Snapshot } from '../types.js';
 import type { Transport, TransportHost } from './transport.js';
 
 /** The last way in: the history endpoint, asked every `pollIntervalMs` for what came after the last id. */
@@ -89,14 +89,6 @@ export class PollingTransport implements Transport {
       { headers: { authorization: `Bearer ${token}` } },
     );
     if (res.status === 200 || res.status === 410) return res;
-    const body = (await res.json().catch(() => ({}))) as {
-      error?: { code: string; message: string };
-    };
-    const code = body.error?.code ?? 'UNAVAILABLE';
-    throw new GatewayClientError(
-      code,
-      body.error?.message ?? `HTTP ${res.status}`,
-      code === 'UNAUTHORIZED',
-    );
+    throw await errorFromResponse(res);
   }
 }

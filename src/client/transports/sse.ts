@@ -1,6 +1,11 @@
 import type { ProjectFeed } from '../project-feed.js';
 import { SseParser, type SseMessage } from '../sse-parser.js';
-import { GatewayClientError, type EventEnvelope, type Snapshot } from '../types.js';
+import {
+  GatewayClientError,
+  errorFromResponse,
+  type EventEnvelope,
+  type Snapshot,
+} from '../types.js';
 import type { Transport, TransportHost } from './transport.js';
 
 interface Stream {
@@ -72,15 +77,7 @@ export class SseTransport implements Transport {
     }
     if (res.status !== 200 || !res.body) {
       clearTimeout(timeout);
-      const body = (await res.json().catch(() => ({}))) as {
-        error?: { code: string; message: string };
-      };
-      const code = body.error?.code ?? 'UNAVAILABLE';
-      throw new GatewayClientError(
-        code,
-        body.error?.message ?? `HTTP ${res.status}`,
-        code === 'UNAUTHORIZED',
-      );
+      throw await errorFromResponse(res);
     }
     const reader = res.body.getReader();
     const parser = new SseParser();
