@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import { reportFigures } from '../support/figures.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { RawEngine } from '../support/raw-engine.js';
-import { RedisServer } from '../support/redis-server.js';
+import { TestStack } from '../support/stack.js';
 import { ResumingViewer, strictlyIncreasingIds } from '../support/resuming-viewer.js';
 import { serviceToken, token } from '../support/tokens.js';
 
@@ -116,25 +115,20 @@ const bodyGenerators: Gen[] = [
  * nothing unhandled is logged.
  */
 describe(`fuzzing (seed ${SEED})`, () => {
-  let redis: RedisServer;
-  let client: Redis;
+  let stack: TestStack;
   let replica: GatewayProcess;
-  const prefix = `fz${process.pid}`;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    replica = await GatewayProcess.start({
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
+    stack = await TestStack.start({
+      replicas: 1,
+      prefix: `fz${process.pid}`,
+      env: { RATE_LIMIT_PUBLISH_PER_SECOND: '100000' },
     });
+    [replica] = stack.replicas;
   }, 30_000);
 
   afterAll(async () => {
-    client?.disconnect();
-    await replica?.kill();
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it(`survives ${FRAMES} malformed Socket.IO frames and ${BODIES} malformed publish bodies while a viewer keeps receiving`, async () => {
@@ -199,7 +193,7 @@ describe(`fuzzing (seed ${SEED})`, () => {
     await publisher;
     expect(new Set(publishStatuses)).toEqual(new Set([202]));
     expect((await http('GET', `${replica.url}/readyz`)).status).toBe(200);
-    const ids = (await client.xrange(`${prefix}:{fz}:events`, '-', '+')).map(([id]) => id);
+    const ids = await stack.streamIds('fz');
     await viewer.until(() => viewer.lastId === ids.at(-1));
     expect(strictlyIncreasingIds(viewer.events)).toEqual(ids);
     expect(viewer.disconnectedAt).toEqual([]);

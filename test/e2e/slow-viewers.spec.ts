@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import { reportFigures } from '../support/figures.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { eventually, metric } from '../support/metrics.js';
-import { RedisServer } from '../support/redis-server.js';
+import { TestStack } from '../support/stack.js';
 import { ResumingViewer, strictlyIncreasingIds } from '../support/resuming-viewer.js';
 import { serviceToken, token } from '../support/tokens.js';
 import { Viewer, tcpSocketOf } from '../support/viewer.js';
@@ -18,10 +17,8 @@ const HARD = 1024 * 1024;
  * without being told.
  */
 describe('slow viewers', () => {
-  let redis: RedisServer;
-  let client: Redis;
+  let stack: TestStack;
   let replica: GatewayProcess;
-  const prefix = `sv${process.pid}`;
   const svc = serviceToken();
   const closers: (() => void)[] = [];
   const big = 'x'.repeat(4000);
@@ -34,27 +31,25 @@ describe('slow viewers', () => {
       type: 'agent.run.failed',
       data: { runId: `r${from + i}`, agentId: 'a1', error: big, willRetry: false },
     }));
-  const streamIds = async (projectId: string) =>
-    (await client.xrange(`${prefix}:{${projectId}}:events`, '-', '+')).map(([id]) => id);
+  const streamIds = (projectId: string) => stack.streamIds(projectId);
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
-    replica = await GatewayProcess.start({
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      HISTORY_MAX_EVENTS: '20000',
-      VIEWER_SOFT_LIMIT_BYTES: String(SOFT),
-      VIEWER_HARD_LIMIT_BYTES: String(HARD),
+    stack = await TestStack.start({
+      replicas: 1,
+      prefix: `sv${process.pid}`,
+      env: {
+        HISTORY_MAX_EVENTS: '20000',
+        VIEWER_SOFT_LIMIT_BYTES: String(SOFT),
+        VIEWER_HARD_LIMIT_BYTES: String(HARD),
+      },
     });
+    [replica] = stack.replicas;
   }, 30_000);
 
   afterEach(() => closers.splice(0).forEach((close) => close()));
 
   afterAll(async () => {
-    client?.disconnect();
-    await replica?.kill();
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('a viewer that stops reading is sent subscription:lagged and disconnected at the hard limit; others get everything; it resumes with since', async () => {
