@@ -16,19 +16,13 @@ import {
   cpuAndRss,
   freePort,
   gateway as gatewayFor,
+  parseArgs,
   quantile,
   startRedis,
 } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .reduce(
-      (acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc),
-      [],
-    ),
-);
+const args = parseArgs();
 const VIEWERS = Number(args.viewers ?? 200);
 const RATE = Number(args.rate ?? 500);
 const SECONDS = Number(args.seconds ?? 10);

@@ -7,16 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
-import { freePort, gateway, startRedis } from './lib.mjs';
+import { freePort, gateway, parseArgs, startRedis } from './lib.mjs';
 
-const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .reduce(
-      (acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc),
-      [],
-    ),
-);
+const args = parseArgs();
 const MINUTES = Number(args.minutes ?? 1);
 const VIEWERS = Number(args.viewers ?? 300);
 const RATE = Number(args.rate ?? 100);

@@ -6,6 +6,13 @@ import type { Principal } from './principal.js';
 
 export type AuthedRequest = Request & { principal: Principal };
 
+/** The token of an `Authorization: Bearer` header; UNAUTHORIZED when missing or malformed. */
+export function bearerToken(header: string | undefined): string {
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!match) throw new GatewayError('UNAUTHORIZED', 'an Authorization: Bearer token is required');
+  return match[1];
+}
+
 /** Bearer-token authentication for HTTP routes; the principal lands on `req.principal`. */
 @Injectable()
 export class HttpAuthGuard implements CanActivate {
@@ -13,11 +20,7 @@ export class HttpAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<AuthedRequest>();
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match)
-      throw new GatewayError('UNAUTHORIZED', 'an Authorization: Bearer token is required');
-    req.principal = await this.auth.authenticate(match[1]);
+    req.principal = await this.auth.authenticate(bearerToken(req.headers.authorization));
     return true;
   }
 }

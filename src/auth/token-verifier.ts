@@ -133,12 +133,7 @@ function verificationError(err: unknown): GatewayError {
     return unauthorized('token key (kid) is not known');
   }
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
-    return new GatewayError(
-      'UNAVAILABLE',
-      'token keys cannot be fetched right now, retry',
-      undefined,
-      5,
-    );
+    return keysUnavailable();
   }
   if (err instanceof errors.JOSEError) return unauthorized('token is malformed');
   // A JWKS fetch that failed at the network level.
@@ -146,14 +141,19 @@ function verificationError(err: unknown): GatewayError {
     err instanceof TypeError ||
     (err instanceof Error && /fetch|ECONN|network/i.test(err.message))
   ) {
-    return new GatewayError(
-      'UNAVAILABLE',
-      'token keys cannot be fetched right now, retry',
-      undefined,
-      5,
-    );
+    return keysUnavailable();
   }
   return unauthorized('token is invalid');
+}
+
+/** The JWKS could not be fetched: the token is not known to be bad, so retry (not UNAUTHORIZED). */
+function keysUnavailable(): GatewayError {
+  return new GatewayError(
+    'UNAVAILABLE',
+    'token keys cannot be fetched right now, retry',
+    undefined,
+    5,
+  );
 }
 
 function unauthorized(message: string): GatewayError {

@@ -1,27 +1,53 @@
+import { compareStreamIds } from '../common/stream-id.js';
 import { compilePattern, type Matcher } from '../events/pattern.js';
 import { Batcher } from './batcher.js';
 import type { EventEnvelope, Snapshot, SubscribeOptions } from './types.js';
 
-/** Compares stream ids `<ms>-<seq>` by their numbers. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-');
-  const [bm, bs] = b.split('-');
-  if (am.length !== bm.length) return am.length - bm.length;
-  if (am !== bm) return am < bm ? -1 : 1;
-  const sa = Number(as);
-  const sb = Number(bs);
-  return sa === sb ? 0 : sa < sb ? -1 : 1;
-}
-
 /**
- * One project as the client follows it: the last id applied (what it resumes
- * from), duplicates dropped by id, events batched to the application.
+ * One stream as the client follows it: the last id applied (what a resume
+ * starts from), duplicates dropped by id, events batched to the application.
  */
-export class ProjectFeed {
+abstract class StreamFollower {
   /** Last id handed on; `since` for the next resume. Null before the first subscribe. */
   lastId: string | null = null;
   private pending: EventEnvelope[] = [];
   private readonly batcher: Batcher;
+
+  protected constructor(batch: 'frame' | number) {
+    this.batcher = new Batcher(batch, () => this.flush());
+  }
+
+  /** Live or replayed events: those at or before `lastId` are duplicates and dropped. */
+  accept(events: EventEnvelope[]): void {
+    for (const event of events) {
+      if (this.lastId !== null && compareStreamIds(event.id, this.lastId) <= 0) continue;
+      this.lastId = event.id;
+      if (this.wants(event)) this.pending.push(event);
+    }
+    if (this.pending.length > 0) this.batcher.schedule();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    this.deliver(events);
+  }
+
+  /** Drops what is batched and not yet delivered (a resync replaces it). */
+  protected discardPending(): void {
+    this.pending = [];
+  }
+
+  protected wants(_event: EventEnvelope): boolean {
+    return true;
+  }
+
+  protected abstract deliver(events: EventEnvelope[]): void;
+}
+
+/** One project: its events, snapshots and resyncs. */
+export class ProjectFeed extends StreamFollower {
   /** The `types` filter, applied here too: polling reads unfiltered history. */
   private readonly matchers: Matcher[] | null;
 
@@ -30,25 +56,14 @@ export class ProjectFeed {
     readonly options: SubscribeOptions,
     batch: 'frame' | number,
   ) {
-    this.batcher = new Batcher(batch, () => this.flush());
+    super(batch);
     this.matchers = options.types ? options.types.map(compilePattern) : null;
-  }
-
-  /** Live or replayed events: those at or before `lastId` are duplicates and dropped. */
-  accept(events: EventEnvelope[]): void {
-    for (const event of events) {
-      if (this.lastId !== null && compareIds(event.id, this.lastId) <= 0) continue;
-      this.lastId = event.id;
-      if (this.matchers && !this.matchers.some((m) => m(event.type))) continue;
-      this.pending.push(event);
-    }
-    if (this.pending.length > 0) this.batcher.schedule();
   }
 
   /** A snapshot at `position`: the first one, or a resync that replaces the application's state. */
   snapshot(snapshot: Snapshot, position: string, resync: boolean): void {
     this.flush();
-    this.pending = [];
+    this.discardPending();
     this.lastId = position;
     if (resync) this.options.onResync?.(snapshot, position);
     else this.options.onSnapshot?.(snapshot, position);
@@ -56,49 +71,34 @@ export class ProjectFeed {
 
   /** Moves the resume point forward without events (a resumed subscribe with nothing missed). */
   position(position: string): void {
-    if (this.lastId === null || compareIds(position, this.lastId) > 0) this.lastId = position;
+    if (this.lastId === null || compareStreamIds(position, this.lastId) > 0) this.lastId = position;
   }
 
   error(error: { code: string; message: string }): void {
     this.options.onError?.(error);
   }
 
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const events = this.pending;
-    this.pending = [];
+  protected override wants(event: EventEnvelope): boolean {
+    return !this.matchers || this.matchers.some((m) => m(event.type));
+  }
+
+  protected deliver(events: EventEnvelope[]): void {
     this.options.onEvents?.(events);
   }
 }
 
-/** One run's log lines as the client follows them (WebSocket transport). */
-export class LogFeed {
-  lastId: string | null = null;
-  private pending: EventEnvelope[] = [];
-  private readonly batcher: Batcher;
-
+/** One run's log lines (WebSocket transport). */
+export class LogFeed extends StreamFollower {
   constructor(
     readonly projectId: string,
     readonly runId: string,
     private readonly onLines: (lines: EventEnvelope[]) => void,
     batch: 'frame' | number,
   ) {
-    this.batcher = new Batcher(batch, () => this.flush());
+    super(batch);
   }
 
-  accept(lines: EventEnvelope[]): void {
-    for (const line of lines) {
-      if (this.lastId !== null && compareIds(line.id, this.lastId) <= 0) continue;
-      this.lastId = line.id;
-      this.pending.push(line);
-    }
-    if (this.pending.length > 0) this.batcher.schedule();
-  }
-
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const lines = this.pending;
-    this.pending = [];
+  protected deliver(lines: EventEnvelope[]): void {
     this.onLines(lines);
   }
 }

@@ -1,4 +1,5 @@
 import type { EventEnvelope, Snapshot } from '../client/index.js';
+import { compareStreamIds } from '../common/stream-id.js';
 
 export const TASK_COLUMNS = ['planning', 'active', 'planning_failed', 'done'] as const;
 /** Samples kept per host for the chart. */
@@ -42,7 +43,7 @@ export class DashboardState {
     this.runs.clear();
     this.samples.clear();
     this.activity.length = 0;
-    const entries = Object.values(snapshot).sort((a, b) => compare(a.id, b.id));
+    const entries = Object.values(snapshot).sort((a, b) => compareStreamIds(a.id, b.id));
     for (const event of entries) this.applyOne(event, false);
     this.dirty.add('board').add('agents').add('chart').add('activity');
   }
@@ -112,10 +113,4 @@ export class DashboardState {
         break;
     }
   }
-}
-
-function compare(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number);
-  const [bm, bs] = b.split('-').map(Number);
-  return am - bm || as - bs;
 }

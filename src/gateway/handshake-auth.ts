@@ -23,15 +23,8 @@ export function handshakeAuth(auth: Authenticator, leases: ConnectionLeases) {
     auth
       .authenticate(handshake?.token)
       .then(async (principal) => {
-        const leaseId = await leases.acquire(principal.sub);
-        if (leaseId === null) {
-          throw new GatewayError(
-            'TOO_MANY_CONNECTIONS',
-            'too many open connections for this user; close one first',
-          );
-        }
+        socket.data.leaseId = await leases.take(principal.sub);
         socket.data.principal = principal;
-        socket.data.leaseId = leaseId;
         next();
       })
       .catch((err: unknown) => {

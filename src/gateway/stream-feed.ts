@@ -77,7 +77,10 @@ export interface FeedMember {
   readonly filter: TypeFilter;
   state: MemberState;
   buffer: EventEnvelope[];
-  /** Stream position this viewer has been served up to (filtered events count as served). */
+  /**
+   * Stream position this viewer has been served up to (filtered events count
+   * as served); while live, batches flushed since then served it too.
+   */
   deliveredUpTo: string;
   threshold: string;
   group: FilterGroup | null;
@@ -117,6 +120,8 @@ export class StreamFeed {
   private readonly members = new Set<FeedMember>();
   private readonly groups = new Map<string, FilterGroup>();
   private pending: EventEnvelope[] = [];
+  /** Last id of the last batch written to the groups: what every live member has been served. */
+  private flushedUpTo = '0-0';
   /** Highest id received (or known to be covered); null until live. */
   private cursor: string | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
@@ -285,12 +290,15 @@ export class StreamFeed {
         }
         if (member.state === 'slow') {
           if (!this.enqueue(member, events, position)) laggards.push(member);
-        } else if (member.state === 'live') {
-          member.deliveredUpTo = position;
-          if (member.viewer.bufferedBytes() > this.options.softLimitBytes) this.enterSlow(member);
+        } else if (
+          member.state === 'live' &&
+          member.viewer.bufferedBytes() > this.options.softLimitBytes
+        ) {
+          this.enterSlow(member, position);
         }
       }
     }
+    this.flushedUpTo = position;
     this.observer.emitted(batch);
     for (const member of laggards) this.lag(member, 'slow');
   }
@@ -335,6 +343,10 @@ export class StreamFeed {
     member.deliveredUpTo = last;
     if (events.length > 0) member.viewer.send(events);
     this.flush();
+    this.enterGroup(member);
+  }
+
+  private enterGroup(member: FeedMember): void {
     const group = this.group(member.filter);
     group.members.add(member);
     member.group = group;
@@ -348,7 +360,8 @@ export class StreamFeed {
   }
 
   /** Over the soft limit: out of the room, events queued (and merged) from now on. */
-  private enterSlow(member: FeedMember): void {
+  private enterSlow(member: FeedMember, servedUpTo: string): void {
+    member.deliveredUpTo = servedUpTo;
     member.viewer.leave(member.group!.room);
     member.group!.inRoom--;
     member.state = 'slow';
@@ -393,10 +406,21 @@ export class StreamFeed {
   private lag(member: FeedMember, reason: 'slow' | 'lost'): void {
     if (member.state === 'closed') return;
     const dropped = member.queue?.length ?? 0;
-    const lastDeliveredId = member.deliveredUpTo;
+    const lastDeliveredId = this.servedUpTo(member);
     this.removeMember(member);
     if (dropped > 0) this.observer.dropped(member.viewer, dropped);
     member.viewer.lagged(lastDeliveredId, reason);
+  }
+
+  /**
+   * How far a member has been served: a live member got every batch flushed
+   * since it joined; others are tracked on the member.
+   */
+  private servedUpTo(member: FeedMember): string {
+    if (member.state === 'live' && compareStreamIds(this.flushedUpTo, member.deliveredUpTo) > 0) {
+      return this.flushedUpTo;
+    }
+    return member.deliveredUpTo;
   }
 
   private setSlowCount(count: number): void {
@@ -461,6 +485,7 @@ export class StreamFeed {
     const snapshot = await this.source.snapshot();
     if (this.closed) return;
     this.cursor = snapshot.position;
+    this.flushedUpTo = snapshot.position;
     for (const member of served) {
       if (member.state === 'closed') continue;
       member.buffer = [];
@@ -471,10 +496,7 @@ export class StreamFeed {
         this.setSlowCount(this.slowCount - 1);
         this.join(member);
       } else if (member.state === 'armed') {
-        const group = this.group(member.filter);
-        group.members.add(member);
-        member.group = group;
-        this.join(member);
+        this.enterGroup(member);
       }
     }
     this.observer.resynced(served.length);

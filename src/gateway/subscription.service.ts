@@ -104,28 +104,32 @@ export class SubscriptionService {
     ack: (reply: { ok: true } & SubscribeOk) => void,
   ): Promise<void> {
     const stream = { projectId: dto.projectId };
-    return this.start(socket, stream, new TypeFilter(dto.types), async () => {
-      const replay = dto.since ? await this.readAllAfter(stream, dto.since) : null;
-      if (replay) {
-        return { history: replay.events, position: dto.since!, threshold: replay.lastId };
-      }
-      const { position, snapshot } = await this.history.snapshot(dto.projectId);
-      const read: CatchUpRead = { history: [], position, threshold: position, snapshot };
-      if (dto.since) read.resync = true;
-      return read;
-    }).then(({ read, replayed, send, activate }) => {
-      const reply: { ok: true } & SubscribeOk = {
-        ok: true,
-        projectId: dto.projectId,
-        position: read.position,
-        replayed,
-      };
-      if (read.snapshot) reply.snapshot = read.snapshot;
-      if (read.resync) reply.resync = true;
-      ack(reply);
-      send();
-      activate();
-    });
+    return this.start(
+      socket,
+      stream,
+      new TypeFilter(dto.types),
+      async () => {
+        const replay = dto.since ? await this.readAllAfter(stream, dto.since) : null;
+        if (replay) {
+          return { history: replay.events, position: dto.since!, threshold: replay.lastId };
+        }
+        const { position, snapshot } = await this.history.snapshot(dto.projectId);
+        const read: CatchUpRead = { history: [], position, threshold: position, snapshot };
+        if (dto.since) read.resync = true;
+        return read;
+      },
+      (read, replayed) => {
+        const reply: { ok: true } & SubscribeOk = {
+          ok: true,
+          projectId: dto.projectId,
+          position: read.position,
+          replayed,
+        };
+        if (read.snapshot) reply.snapshot = read.snapshot;
+        if (read.resync) reply.resync = true;
+        ack(reply);
+      },
+    );
   }
 
   /**
@@ -139,29 +143,33 @@ export class SubscriptionService {
     ack: (reply: { ok: true } & LogsSubscribeOk) => void,
   ): Promise<void> {
     const stream = { projectId: dto.projectId, runId: dto.runId };
-    return this.start(socket, stream, new TypeFilter(undefined), async () => {
-      const from = dto.since ?? '0-0';
-      const replay = await this.readAllAfter(stream, from);
-      if (replay) return { history: replay.events, position: from, threshold: replay.lastId };
-      const latest = await this.history.readLatest(stream, this.config.history.maxLogLines);
-      const read: CatchUpRead = {
-        history: latest.events,
-        position: '0-0',
-        threshold: latest.lastId,
-      };
-      if (dto.since) read.resync = true;
-      return read;
-    }).then(({ read, replayed, send, activate }) => {
-      const reply: { ok: true } & LogsSubscribeOk = {
-        ok: true,
-        position: read.position,
-        replayed,
-      };
-      if (read.resync) reply.resync = true;
-      ack(reply);
-      send();
-      activate();
-    });
+    return this.start(
+      socket,
+      stream,
+      new TypeFilter(undefined),
+      async () => {
+        const from = dto.since ?? '0-0';
+        const replay = await this.readAllAfter(stream, from);
+        if (replay) return { history: replay.events, position: from, threshold: replay.lastId };
+        const latest = await this.history.readLatest(stream, this.config.history.maxLogLines);
+        const read: CatchUpRead = {
+          history: latest.events,
+          position: '0-0',
+          threshold: latest.lastId,
+        };
+        if (dto.since) read.resync = true;
+        return read;
+      },
+      (read, replayed) => {
+        const reply: { ok: true } & LogsSubscribeOk = {
+          ok: true,
+          position: read.position,
+          replayed,
+        };
+        if (read.resync) reply.resync = true;
+        ack(reply);
+      },
+    );
   }
 
   unsubscribe(socket: ViewerConnection, stream: StreamRef): void {
@@ -215,14 +223,15 @@ export class SubscriptionService {
   /**
    * The shared subscribe sequence: register with the feed (buffering live
    * events), wait until the feed is live, read (again, if a resync overtook
-   * the read), then hand back what to send after the ack and how to go live.
+   * the read), then acknowledge, send the catch-up and go live.
    */
   private async start(
     socket: ViewerConnection,
     stream: StreamRef,
     filter: TypeFilter,
     read: () => Promise<CatchUpRead>,
-  ): Promise<{ read: CatchUpRead; replayed: number; send: () => void; activate: () => void }> {
+    acknowledge: (read: CatchUpRead, replayed: number) => void,
+  ): Promise<void> {
     const key = streamKey(stream);
     const subs = this.subsOf(socket.id);
     if (!subs.has(key) && subs.size >= this.config.limits.maxSubscriptionsPerSocket) {
@@ -269,14 +278,9 @@ export class SubscriptionService {
       replayed: events.length,
       resync: result.resync ?? false,
     });
-    return {
-      read: result,
-      replayed: events.length,
-      send: () => {
-        if (events.length > 0) member.viewer.send(events);
-      },
-      activate: () => feed.activate(member),
-    };
+    acknowledge(result, events.length);
+    if (events.length > 0) member.viewer.send(events);
+    feed.activate(member);
   }
 
   /** Every held event after `since`, and the stream's last id when read; null when not held. */

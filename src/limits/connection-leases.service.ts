@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { GatewayError } from '../common/errors.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import {
@@ -46,6 +47,18 @@ export class ConnectionLeases implements OnApplicationShutdown {
     if (!taken) return null;
     this.held.set(lease.connectionId, lease);
     return lease.connectionId;
+  }
+
+  /** A lease id; TOO_MANY_CONNECTIONS when the user is at the cap (sockets and SSE alike). */
+  async take(userId: string): Promise<string> {
+    const leaseId = await this.acquire(userId);
+    if (leaseId === null) {
+      throw new GatewayError(
+        'TOO_MANY_CONNECTIONS',
+        'too many open connections for this user; close one first',
+      );
+    }
+    return leaseId;
   }
 
   release(connectionId: string): void {

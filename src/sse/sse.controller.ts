@@ -14,7 +14,7 @@ import {
 import type { Request, Response } from 'express';
 import { requireProject } from '../auth/access.js';
 import { Authenticator } from '../auth/authenticator.js';
-import { HttpAuthGuard, type AuthedRequest } from '../auth/http-auth.guard.js';
+import { HttpAuthGuard, bearerToken, type AuthedRequest } from '../auth/http-auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
 import { GatewayError } from '../common/errors.js';
@@ -96,13 +96,7 @@ export class SseController {
     const query = parseQuery(req);
     const principal = await this.principalOf(req, query.ticket, projectId);
     requireProject(principal, projectId);
-    const leaseId = await this.leases.acquire(principal.sub);
-    if (leaseId === null) {
-      throw new GatewayError(
-        'TOO_MANY_CONNECTIONS',
-        'too many open connections for this user; close one first',
-      );
-    }
+    const leaseId = await this.leases.take(principal.sub);
     const stream = new SseStream(res, principal, projectId, this.config.sse.heartbeatMs);
     stream.whenClosed(() => {
       this.leases.release(leaseId);
@@ -146,11 +140,8 @@ export class SseController {
     ticket: string | undefined,
     projectId: string,
   ): Promise<Principal> {
-    const header = req.headers.authorization;
-    if (typeof header === 'string') {
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match) throw new GatewayError('UNAUTHORIZED', 'malformed Authorization header');
-      return this.auth.authenticate(match[1]);
+    if (req.headers.authorization !== undefined) {
+      return this.auth.authenticate(bearerToken(req.headers.authorization));
     }
     if (ticket === undefined) {
       throw new GatewayError(

@@ -66,10 +66,8 @@ export class SseService {
   private revoke(revocation: Revocation): void {
     for (const stream of this.streams) {
       if (!this.revocations.appliesTo(revocation, stream.principal)) continue;
-      if (revocation.projectId !== null && revocation.projectId !== stream.projectId) {
-        stream.principal.revoked.add(revocation.projectId);
-        continue;
-      }
+      // A stream carries one project: another project's revocation does not touch it.
+      if (revocation.projectId !== null && revocation.projectId !== stream.projectId) continue;
       this.logger.event('info', 'revoked: ending SSE stream', { stream: stream.id });
       stream.event('revoked', { projectId: revocation.projectId ?? stream.projectId });
       stream.end();

@@ -46,8 +46,7 @@ describe('token lifetime and revocation', () => {
     });
   const revoke = (body: unknown, t = admin, replica = replicas[2]) =>
     http('POST', `${replica.url}/api/admin/revocations`, { token: t, body });
-  const serverEvent = <T>(v: Viewer, event: string) =>
-    new Promise<T>((resolve) => v.socket.once(event, (payload: T) => resolve(payload)));
+  const serverEvent = <T>(v: Viewer, event: string) => v.next<T>(event);
   const disconnectReason = (v: Viewer) =>
     new Promise<string>((resolve) => v.socket.once('disconnect', (reason) => resolve(reason)));
   const taskIds = (events: EventEnvelope[]) =>

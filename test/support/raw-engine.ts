@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { Waiter } from './waiter.js';
 
 /**
  * A Socket.IO connection spoken by hand over a raw WebSocket (Engine.IO v4
@@ -9,18 +10,18 @@ import WebSocket from 'ws';
 export class RawEngine {
   readonly frames: string[] = [];
   readonly closed: Promise<{ code: number }>;
-  private waiters: (() => void)[] = [];
+  private readonly waiter = new Waiter();
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const frame = isBinary ? `<binary ${data.length}>` : data.toString();
       if (frame === '2') ws.send('3');
       this.frames.push(frame);
-      this.notify();
+      this.waiter.notify();
     });
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
-        this.notify();
+        this.waiter.notify();
         resolve({ code });
       }),
     );
@@ -61,26 +62,16 @@ export class RawEngine {
     this.ws.terminate();
   }
 
-  /** Resolves once `predicate` holds over the frames received (or the socket closed); rejects after `timeoutMs`. */
-  async until(predicate: (frames: string[]) => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.frames)) {
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('connection closed');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; frames: ${this.frames.slice(-5).join(' | ')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
+  /** Resolves once `predicate` holds over the frames received; rejects when the socket closes or after `timeoutMs`. */
+  until(predicate: (frames: string[]) => boolean, timeoutMs = 5000): Promise<void> {
+    return this.waiter.until(
+      () => {
+        if (predicate(this.frames)) return true;
+        if (this.ws.readyState === WebSocket.CLOSED) throw new Error('connection closed');
+        return false;
+      },
+      timeoutMs,
+      () => `frames; last: ${this.frames.slice(-5).join(' | ')}`,
+    );
   }
 }

@@ -1,6 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
+import { compareStreamIds } from '../../src/common/stream-id.js';
 import type { EventEnvelope } from '../../src/events/envelope.js';
 import type { Ack } from './viewer.js';
+import { Waiter } from './waiter.js';
 
 export interface ResumingViewerOptions {
   /** The URL to (re)connect to: called on every attempt, like a load balancer picking a replica. */
@@ -35,7 +37,7 @@ export class ResumingViewer {
   resyncs = 0;
   private socket: Socket | null = null;
   private stopped = false;
-  private waiters: (() => void)[] = [];
+  private readonly waiter = new Waiter();
 
   private constructor(private readonly options: ResumingViewerOptions) {}
 
@@ -50,23 +52,13 @@ export class ResumingViewer {
   }
 
   /** Resolves once `predicate` holds; rejects after `timeoutMs`. */
-  async until(predicate: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(
-          `timed out waiting for ${what}; ${this.events.length} events, last ${this.lastId}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 250));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  until(predicate: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+    return this.waiter.until(
+      predicate,
+      timeoutMs,
+      () => `${what}; ${this.events.length} events, last ${this.lastId}`,
+      250,
+    );
   }
 
   /** The current socket.io-client socket (tests pause its TCP socket). */
@@ -136,7 +128,7 @@ export class ResumingViewer {
       if (logAck.resync) this.failedResumes.push(logAck);
     }
     this.resubscribedAt.push(Date.now());
-    this.notify();
+    this.waiter.notify();
   }
 
   private wire(socket: Socket): void {
@@ -150,7 +142,7 @@ export class ResumingViewer {
           this.lastId = event.id;
         }
       }
-      this.notify();
+      this.waiter.notify();
     });
     socket.on(
       'subscription:resync',
@@ -158,29 +150,23 @@ export class ResumingViewer {
         this.resyncs++;
         this.snapshot = { ...payload.snapshot };
         this.lastId = payload.position;
-        this.notify();
+        this.waiter.notify();
       },
     );
     socket.on('subscription:lagged', (payload: unknown) => {
       this.lagged.push(payload);
-      this.notify();
+      this.waiter.notify();
     });
     socket.on('server:draining', ({ reconnectInMs }: { reconnectInMs: number }) => {
       this.drainingNotices.push({ at: Date.now(), reconnectInMs });
     });
     socket.on('disconnect', () => {
       this.disconnectedAt.push(Date.now());
-      this.notify();
+      this.waiter.notify();
       if (this.stopped || this.socket !== socket) return;
       this.socket = null;
       void this.connect();
     });
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
   }
 }
 
@@ -188,9 +174,7 @@ export class ResumingViewer {
 export function strictlyIncreasingIds(events: EventEnvelope[]): string[] {
   const ids = events.map((e) => e.id);
   for (let i = 1; i < ids.length; i++) {
-    const [am, as] = ids[i - 1].split('-').map(BigInt);
-    const [bm, bs] = ids[i].split('-').map(BigInt);
-    if (!(bm > am || (bm === am && bs > as))) {
+    if (compareStreamIds(ids[i - 1], ids[i]) >= 0) {
       throw new Error(`ids out of order or duplicated at ${i}: ${ids[i - 1]} then ${ids[i]}`);
     }
   }

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '../../src/events/envelope.js';
 import { SseParser, type SseMessage } from '../../src/client/sse-parser.js';
+import { Waiter } from './waiter.js';
 
 /**
  * A test SSE reader over fetch: records every message (heartbeats excluded),
@@ -8,7 +9,7 @@ import { SseParser, type SseMessage } from '../../src/client/sse-parser.js';
 export class SseReader {
   readonly messages: SseMessage[] = [];
   readonly done: Promise<void>;
-  private waiters: (() => void)[] = [];
+  private readonly waiter = new Waiter();
   private ended = false;
 
   private constructor(
@@ -47,19 +48,12 @@ export class SseReader {
     return this.messages.filter((m) => m.event === event).map((m) => JSON.parse(m.data) as unknown);
   }
 
-  async until(predicate: (r: SseReader) => boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; ${this.messages.length} messages`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  until(predicate: (r: SseReader) => boolean, timeoutMs = 10_000): Promise<void> {
+    return this.waiter.until(
+      () => predicate(this),
+      timeoutMs,
+      () => `the stream; ${this.messages.length} messages`,
+    );
   }
 
   close(): void {
@@ -79,18 +73,12 @@ export class SseReader {
         const { done, value } = await reader.read();
         if (done) break;
         this.messages.push(...parser.push(decoder.decode(value, { stream: true })));
-        this.notify();
+        this.waiter.notify();
       }
     } catch {
       // aborted
     }
     this.ended = true;
-    this.notify();
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
+    this.waiter.notify();
   }
 }

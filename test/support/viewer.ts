@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import type { EventEnvelope } from '../../src/events/envelope.js';
+import { Waiter } from './waiter.js';
 
 export interface Ack {
   ok: boolean;
@@ -20,14 +21,34 @@ export interface Ack {
 export class Viewer {
   readonly events: EventEnvelope[] = [];
   readonly frames: EventEnvelope[][] = [];
-  private waiters: (() => void)[] = [];
+  /** Every other server event, by name, in arrival order (consumed by `next`). */
+  private readonly received = new Map<string, unknown[]>();
+  private readonly waiter = new Waiter();
 
   private constructor(readonly socket: Socket) {
     socket.on('events', (events: EventEnvelope[]) => {
       this.frames.push(events);
       this.events.push(...events);
-      this.notify();
+      this.waiter.notify();
     });
+    // Recorded from the connect on: an event the server sends at once is never missed.
+    socket.onAny((name: string, payload: unknown) => {
+      if (name === 'events') return;
+      const list = this.received.get(name) ?? [];
+      list.push(payload);
+      this.received.set(name, list);
+      this.waiter.notify();
+    });
+  }
+
+  /** The next (not yet taken) payload of server event `name`, waiting for it if need be. */
+  async next<T>(name: string, timeoutMs = 10_000): Promise<T> {
+    await this.waiter.until(
+      () => (this.received.get(name)?.length ?? 0) > 0,
+      timeoutMs,
+      () => `server event ${name}`,
+    );
+    return this.received.get(name)!.shift() as T;
   }
 
   static connect(
@@ -67,18 +88,11 @@ export class Viewer {
     predicate: (events: EventEnvelope[]) => boolean,
     timeoutMs = 10_000,
   ): Promise<EventEnvelope[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.events)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out; received ${this.events.length} events`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    await this.waiter.until(
+      () => predicate(this.events),
+      timeoutMs,
+      () => `events; received ${this.events.length}`,
+    );
     return this.events;
   }
 
@@ -88,12 +102,6 @@ export class Viewer {
 
   close(): void {
     this.socket.close();
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
   }
 }
 
