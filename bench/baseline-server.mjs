@@ -1,7 +1,12 @@
 // The baseline: a plain Socket.IO server with @socket.io/redis-adapter, the way
-// most teams start. No auth, no history, no validation: POST /publish stamps
-// occurredAt and broadcasts to the project's room through the adapter.
+// most teams start. No auth, no history, no validation: POST
+// /api/projects/:id/events takes one event or an array (the publisher sends
+// the same requests to both), stamps id and occurredAt, and broadcasts them as
+// one `events` frame to the project's room through the adapter.
+// GET /stats answers its event-loop delay since the last call (like the
+// gateway's prom-client figures, 10 ms resolution).
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
@@ -10,25 +15,37 @@ const port = Number(process.env.PORT);
 const pub = createClient({ url: process.env.REDIS_URL });
 const sub = pub.duplicate();
 await Promise.all([pub.connect(), sub.connect()]);
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
 
 let seq = 0;
 const http = createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/stats') {
+    const body = JSON.stringify({
+      loopP99Ms: loop.percentile(99) / 1e6,
+      loopMaxMs: loop.max / 1e6,
+    });
+    loop.reset();
+    return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  }
   if (req.method !== 'POST') return res.writeHead(404).end();
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
-    const input = JSON.parse(body);
+    const parsed = JSON.parse(body);
+    const inputs = Array.isArray(parsed) ? parsed : [parsed];
     const projectId = req.url.split('/')[3];
-    const event = {
+    const occurredAt = new Date().toISOString();
+    const events = inputs.map((input) => ({
       id: `${Date.now()}-${seq++}`,
       projectId,
-      occurredAt: new Date().toISOString(),
+      occurredAt,
       ...input,
-    };
-    io.to(`project:${projectId}`).emit('events', [event]);
+    }));
+    io.to(`project:${projectId}`).emit('events', events);
     res
       .writeHead(202, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ ids: [event.id] }));
+      .end(JSON.stringify({ ids: events.map((e) => e.id) }));
   });
 });
 const io = new Server(http, { adapter: createAdapter(pub, sub) });
@@ -40,3 +57,4 @@ io.on('connection', (socket) => {
 });
 http.listen(port, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'listening', port })));
 process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));

@@ -1,0 +1,146 @@
+// The scenarios that measure delivery under load, each run the same way for
+// the gateway and the baseline: servers on one Redis, viewer fleets of lean
+// raw-WebSocket clients in separate processes, a separate publisher.
+//
+// - fanout: V viewers over 10 projects; the publish rate steps up (x1.6)
+//   until p99 passes 100 ms, an event is lost, or deliveries fall behind.
+// - ingest: a fixed rate over 100 projects with 10 viewers each.
+// - connections: N viewers connected and subscribed (RSS per connection
+//   measured while idle), then each receiving one event every few seconds.
+import { measureWindow, processMeter, viewerFleet, worker } from '../harness.mjs';
+import { cpuAndRss } from '../lib.mjs';
+import { startServers, stopServers } from './servers.mjs';
+
+const projectIds = (n, tag) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+/** Viewers per load process: enough processes that no one of them is the bottleneck. */
+const fleetSize = (viewers) => Math.max(2, Math.ceil(viewers / 2500));
+
+async function setUp(ctx, kind, { replicas, viewers, projects }) {
+  const servers = await startServers(kind, replicas, ctx.redis.url, ctx);
+  const fleet = await viewerFleet(fleetSize(viewers));
+  const publisher = await worker('publisher.mjs', 'publisher');
+  const urls = servers.map((s) => s.url);
+  const procs = [
+    ...servers,
+    ...fleet.workers,
+    publisher,
+    { role: 'redis', pid: ctx.redis.child.pid },
+  ];
+  const perProject = (projectId) => {
+    const i = projects.indexOf(projectId);
+    return Math.floor(viewers / projects.length) + (i < viewers % projects.length ? 1 : 0);
+  };
+  return { servers, fleet, publisher, urls, procs, perProject };
+}
+
+async function tearDown(ctx, { servers, fleet, publisher }) {
+  await fleet.close();
+  await publisher.call('close');
+  await stopServers(servers, ctx.profile);
+}
+
+/** Publish `run` through `rig` and measure; the window for one step or scenario. */
+const windowOf = (ctx, rig, projects, run) =>
+  measureWindow({
+    servers: rig.servers,
+    fleet: rig.fleet,
+    publisher: rig.publisher,
+    procs: rig.procs,
+    run: { urls: rig.urls, projects, token: ctx.serviceToken, viewersOf: rig.perProject, ...run },
+  });
+
+const passes = (w) => w.p99 <= 100 && w.lost === 0 && w.duplicates === 0 && w.publishFailures === 0;
+
+export async function fanout(ctx, kind, { viewers, startRate, maxSteps, seconds }) {
+  const projects = projectIds(10, `fan${viewers}-`);
+  const rig = await setUp(ctx, kind, { replicas: 3, viewers, projects });
+  try {
+    await rig.fleet.connect({ urls: rig.urls, count: viewers, projects, token: ctx.viewerToken });
+    const steps = [];
+    let rate = startRate;
+    for (let i = 0; i < maxSteps; i++) {
+      const w = await windowOf(ctx, rig, projects, { rate, seconds, tickMs: 10 });
+      steps.push(w);
+      ctx.log(
+        `  ${kind} fanout ${viewers}: ${rate} ev/s -> p99 ${w.p99} ms, lost ${w.lost}, ${Math.round(w.deliveredPerSec)} deliveries/s`,
+      );
+      if (!passes(w)) break;
+      rate = Math.round(rate * 1.6);
+    }
+    const passing = steps.filter(passes);
+    const best = passing.at(-1) ?? steps[0];
+    return { ...best, maxPassingRate: passing.length ? best.rate : 0, steps };
+  } finally {
+    await tearDown(ctx, rig);
+  }
+}
+
+export async function ingest(ctx, kind, { rate, seconds, projects: nProjects, viewersPerProject }) {
+  const projects = projectIds(nProjects, 'ingest-');
+  const viewers = nProjects * viewersPerProject;
+  const rig = await setUp(ctx, kind, { replicas: 3, viewers, projects });
+  try {
+    await rig.fleet.connect({ urls: rig.urls, count: viewers, projects, token: ctx.viewerToken });
+    const w = await windowOf(ctx, rig, projects, { rate, seconds, tickMs: 20 });
+    return { ...w, passes: passes(w) };
+  } finally {
+    await tearDown(ctx, rig);
+  }
+}
+
+export async function connections(
+  ctx,
+  kind,
+  { viewers, projects: nProjects, everySeconds, seconds },
+) {
+  const projects = projectIds(nProjects, 'conn-');
+  const rig = await setUp(ctx, kind, { replicas: 3, viewers, projects });
+  try {
+    // Warm each replica with one connection first, so the idle figure is
+    // what the connections add, not the first-use cost of the code paths.
+    await rig.fleet.connect({
+      urls: rig.urls,
+      count: rig.urls.length,
+      projects,
+      token: ctx.viewerToken,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssBefore = rig.servers.map((s) => cpuAndRss(s.pid).rss);
+    const meter = processMeter(rig.procs);
+    meter.start();
+    const started = Date.now();
+    const count = viewers - rig.urls.length;
+    await rig.fleet.connect({
+      urls: rig.urls,
+      count,
+      first: rig.urls.length,
+      projects,
+      token: ctx.viewerToken,
+    });
+    const connectSeconds = (Date.now() - started) / 1000;
+    const connectUsage = meter.end();
+    // Idle: let handshake garbage be collected as it would be in service.
+    await new Promise((r) => setTimeout(r, 5000));
+    const rssIdle = rig.servers.map((s) => cpuAndRss(s.pid).rss);
+    const rssPerConnectionKb =
+      ((rssIdle.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0)) * 1024) / count;
+    const w = await windowOf(ctx, rig, projects, {
+      rate: nProjects / everySeconds,
+      seconds,
+      tickMs: 100,
+    });
+    return {
+      ...w,
+      viewers,
+      connectSeconds,
+      connectCpuSeconds: connectUsage
+        .filter((u) => u.role.startsWith('replica'))
+        .reduce((s, u) => s + u.cpuSeconds, 0),
+      rssIdleMb: rssIdle,
+      rssPerConnectionKb,
+      passes: passes(w),
+    };
+  } finally {
+    await tearDown(ctx, rig);
+  }
+}
