@@ -5,14 +5,14 @@
 // in the same run, on one private redis-server, with the same load processes;
 // one table per scenario gives each figure and the ratio ours/baseline.
 // Scenarios are described in bench/scenarios/*.mjs and docs/performance.md.
-// --quick shrinks every scenario (a smoke run, not figures to quote).
+// --fanout 1000,5000 picks the fan-out sizes; --quick shrinks every scenario (a smoke run, not figures to quote).
 // --profile: the gateway's replicas write V8 CPU profiles to artifacts/profiles.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { parseArgs, root, startRedis } from './lib.mjs';
-import { connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
+import { STEP, connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
 import { recovery } from './scenarios/recovery.mjs';
 import { printTable } from './table.mjs';
 
@@ -35,18 +35,21 @@ const ctx = {
 };
 
 const plans = [
-  ...[1000, 5000].map((viewers) => ({
-    key: 'fanout',
-    name: `fanout ${viewers}`,
-    title: `fan-out: ${viewers} viewers over 10 projects on 3 replicas, publish rate stepped x1.6 from ${viewers >= 5000 ? 100 : 250} ev/s, ${seconds} s a step, until p99 > 100 ms or a loss; figures at the highest passing step`,
-    run: (kind) =>
-      fanout(ctx, kind, {
-        viewers: quick ? viewers / 10 : viewers,
-        startRate: viewers >= 5000 ? 100 : 250,
-        maxSteps: quick ? 2 : 12,
-        seconds,
-      }),
-  })),
+  ...String(args.fanout ?? '1000,5000')
+    .split(',')
+    .map(Number)
+    .map((viewers) => ({
+      key: 'fanout',
+      name: `fanout ${viewers}`,
+      title: `fan-out: ${viewers} viewers over 10 projects on 3 replicas, publish rate stepped x${STEP} from ${viewers >= 5000 ? 100 : 250} ev/s, ${seconds} s a step, until p99 > 100 ms or a loss; figures at the highest passing step`,
+      run: (kind) =>
+        fanout(ctx, kind, {
+          viewers: quick ? viewers / 10 : viewers,
+          startRate: viewers >= 5000 ? 100 : 250,
+          maxSteps: quick ? 2 : 12,
+          seconds,
+        }),
+    })),
   {
     key: 'ingest',
     name: 'ingest',

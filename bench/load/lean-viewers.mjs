@@ -10,8 +10,8 @@
 // projects and replica URLs round-robin), `mark` (start a measuring window:
 // counters, bytes and histogram reset), `stats` (the window so far), `close`.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { SocketIoSession, socketUrl } from '../../load/lib/socketio.js';
+import { RawWebSocket } from './raw-websocket.mjs';
 
 const EVENTS_PREFIX = '42["events",';
 const HISTOGRAM_MS = 60_000;
@@ -24,6 +24,8 @@ let duplicates = 0;
 let frames = 0;
 let bytesAtMark = 0;
 let disconnects = 0;
+let lastStamp = '';
+let lastParsed = 0;
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 
@@ -32,26 +34,32 @@ class Viewer {
     this.projectId = projectId;
     /** One byte per sequence number: how often it arrived. */
     this.seen = new Uint8Array(1024);
-    this.ws = new WebSocket(socketUrl(url), { perMessageDeflate: false });
+    // Offers permessage-deflate, as browsers do; a server may or may not take it.
+    this.ws = new RawWebSocket(
+      socketUrl(url),
+      { deflate: process.env.BENCH_DEFLATE !== '0' },
+      {
+        onText: (text) => {
+          if (text.startsWith(EVENTS_PREFIX)) this.events(text);
+          else this.session.receive(text);
+        },
+        onClose: () => {
+          if (this.subscribed) disconnects++;
+          this.subscribed = false;
+          this.onClosed?.();
+        },
+        onError: (err) => this.onFailed?.(err),
+      },
+    );
     this.session = new SocketIoSession((frame) => this.ws.send(frame), { token });
-    this.ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const text = data.toString();
-      if (text.startsWith(EVENTS_PREFIX)) this.events(text);
-      else this.session.receive(text);
-    });
-    this.ws.on('close', () => {
-      if (this.subscribed) disconnects++;
-      this.subscribed = false;
-    });
     this.subscribed = false;
   }
 
   /** Resolves once connected and subscribed (no `since`: a fresh dashboard). */
   ready() {
     return new Promise((resolve, reject) => {
-      this.ws.once('error', reject);
-      this.ws.once('close', () => reject(new Error('closed before subscribing')));
+      this.onFailed = reject;
+      this.onClosed = () => reject(new Error('closed before subscribing'));
       this.session.on('connect_error', (e) => reject(new Error(JSON.stringify(e))));
       this.session.on('connect', () =>
         this.session.emit('subscribe', { projectId: this.projectId }, (ack) => {
@@ -70,7 +78,13 @@ class Viewer {
     for (;;) {
       at = text.indexOf('"occurredAt":"', at);
       if (at < 0) break;
-      const occurredAt = Date.parse(text.slice(at + 14, at + 38));
+      // A batch's events mostly share their millisecond: parse each stamp once.
+      const stamp = text.slice(at + 14, at + 38);
+      if (stamp !== lastStamp) {
+        lastStamp = stamp;
+        lastParsed = Date.parse(stamp);
+      }
+      const occurredAt = lastParsed;
       const seqAt = text.indexOf('"taskId":"', at) + 10;
       const seq = parseInt(text.slice(seqAt, text.indexOf('"', seqAt)), 10);
       at = seqAt;
@@ -87,8 +101,7 @@ class Viewer {
   }
 }
 
-const totalBytesRead = () =>
-  viewers.reduce((sum, v) => sum + (v.ws._socket ? v.ws._socket.bytesRead : 0), 0);
+const totalBytesRead = () => viewers.reduce((sum, v) => sum + v.ws.bytesRead, 0);
 
 async function connect({ urls, count, offset, projects, token, parallel = 200 }) {
   for (let start = 0; start < count; start += parallel) {
@@ -156,7 +169,7 @@ process.on('message', (msg) => {
       });
       break;
     case 'close':
-      for (const v of viewers) v.ws.terminate();
+      for (const v of viewers) v.ws.close();
       reply({ ok: true });
       setTimeout(() => process.exit(0), 50);
       break;

@@ -136,7 +136,11 @@ export class Environment {
   /** Publish requests per second per publishing token. Default 200. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_PUBLISH_PER_SECOND?: number;
 
-  /** Longest time live events wait to be sent together in one `events` frame, ms. Default 5. */
+  /**
+   * Longest time live events wait to be sent together in one `events` frame, ms.
+   * The window adapts: 2 ms while the replica is idle, widening with event-loop
+   * load up to this bound. Default 25.
+   */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) BATCH_WINDOW_MS?: number;
 
   /** Window over which a stopping replica spreads its disconnects, ms. Default 10000. */

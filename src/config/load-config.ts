@@ -145,7 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       openMs: parsed.CIRCUIT_BREAKER_OPEN_MS ?? 60_000,
     },
     viewer: { softLimitBytes: soft, hardLimitBytes: hard },
-    batchWindowMs: parsed.BATCH_WINDOW_MS ?? 5,
+    batchWindowMs: parsed.BATCH_WINDOW_MS ?? 25,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
     demo: parsed.DEMO ?? false,
     demoSimulator: (parsed.DEMO ?? false) && (parsed.DEMO_SIMULATOR ?? true),

@@ -1,3 +1,4 @@
+import { DeflateWebSocketServer } from './event-frames.js';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
@@ -76,6 +77,8 @@ export class GatewayIoAdapter extends IoAdapter {
       ...options,
       path: '/socket.io/',
       maxHttpBufferSize: this.gatewayConfig.socket.maxMessageBytes,
+      // Negotiates permessage-deflate for the once-per-batch compressed `events` frames.
+      wsEngine: DeflateWebSocketServer,
       connectTimeout: this.gatewayConfig.socket.connectTimeoutMs,
       cors: { origin: [...allowed], credentials: false },
       // A browser request carries Origin; tools and servers do not and are judged by token alone.

@@ -54,7 +54,8 @@ export interface FeedObserver {
 }
 
 export interface FeedOptions {
-  batchWindowMs: number;
+  /** How long live events gather before a batch is written, ms (read per batch: it adapts). */
+  batchWindowMs: () => number;
   softLimitBytes: number;
   hardLimitBytes: number;
   /** Room name for viewers with this filter. */
@@ -328,7 +329,7 @@ export class StreamFeed {
       }
     }
     if (!this.batchTimer) {
-      this.batchTimer = setTimeout(() => this.flush(), this.options.batchWindowMs);
+      this.batchTimer = setTimeout(() => this.flush(), this.options.batchWindowMs());
     }
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GatewayError } from '../common/errors.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -7,6 +7,8 @@ import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
 import { TypeFilter } from '../events/pattern.js';
 import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
 import { GatewayMetrics } from '../ops/metrics.js';
+import { BatchPacer } from './batch-pacer.js';
+import { writeEventsToRoom } from './event-frames.js';
 import type { LogsSubscribeDto, SubscribeDto } from './dto/subscribe.dto.js';
 import type { GatewayServer, LogsSubscribeOk, SubscribeOk } from './socket-events.js';
 import {
@@ -40,6 +42,12 @@ const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
 
+function countByType(events: readonly EventEnvelope[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const event of events) counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+  return counts;
+}
+
 /** Map key of a stream: the project, or project and run (ids never contain `/`). */
 function streamKey(stream: StreamRef): string {
   return stream.runId === undefined ? stream.projectId : `${stream.projectId}/${stream.runId}`;
@@ -53,7 +61,8 @@ function streamKey(stream: StreamRef): string {
  * duplicate between replay and live.
  */
 @Injectable()
-export class SubscriptionService {
+export class SubscriptionService implements OnModuleDestroy {
+  private readonly pacer: BatchPacer;
   private server: GatewayServer | null = null;
   private readonly feeds = new Map<string, StreamFeed>();
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
@@ -65,6 +74,9 @@ export class SubscriptionService {
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
+    this.pacer = new BatchPacer(config.batchWindowMs);
+    this.pacer.start();
+    metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
     bus.onLiveStateChange((state) => {
       if (state === 'interrupted') {
         for (const feed of this.feeds.values()) feed.hold();
@@ -76,6 +88,10 @@ export class SubscriptionService {
       });
       for (const feed of this.feeds.values()) feed.recover();
     });
+  }
+
+  onModuleDestroy(): void {
+    this.pacer.stop();
   }
 
   attach(server: GatewayServer): void {
@@ -354,14 +370,16 @@ export class SubscriptionService {
       stream,
       source,
       {
-        batchWindowMs: this.config.batchWindowMs,
+        batchWindowMs: () => this.pacer.windowMs,
         softLimitBytes: this.config.viewer.softLimitBytes,
         hardLimitBytes: this.config.viewer.hardLimitBytes,
         roomFor: (filter) => {
           if (runId !== undefined) return `logs:${projectId}:${runId}`;
           return filter.matchesAll ? `project:${projectId}` : `project:${projectId}|${filter.key}`;
         },
-        emitToRoom: (room, events) => this.server?.local.to(room).emit('events', events),
+        emitToRoom: (room, events) => {
+          if (this.server) writeEventsToRoom(this.server, room, events);
+        },
       },
       this.observer(key),
     );
@@ -378,14 +396,15 @@ export class SubscriptionService {
   private observer(key: string): FeedObserver {
     const { metrics, logger } = this;
     return {
+      // Counted per type per batch, not per event: metrics stay off the per-event path.
       delivered: (events, members) => {
-        for (const event of events) metrics.eventsDelivered.inc({ type: event.type }, members);
-      },
-      emitted: (events) => {
-        const now = Date.now();
-        for (const event of events) {
-          metrics.publishToEmit.observe((now - Date.parse(event.occurredAt)) / 1000);
+        for (const [type, count] of countByType(events)) {
+          metrics.eventsDelivered.inc({ type }, count * members);
         }
+      },
+      // A batch's events were published within its window: its oldest stands for it.
+      emitted: (events) => {
+        metrics.publishToEmit.observe((Date.now() - Date.parse(events[0].occurredAt)) / 1000);
       },
       backfilled: (count) => {
         metrics.backfilledEvents.inc(count);

@@ -107,6 +107,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly batchWindow = new Gauge({
+    name: 'gateway_batch_window_ms',
+    help: 'Current live batch window (widens with event-loop load, up to BATCH_WINDOW_MS)',
+    registers: [this.registry],
+  });
+
   private readonly collectors: (() => void)[] = [];
 
   constructor() {

@@ -25,7 +25,7 @@ describe('configuration', () => {
         handshakesPerMinute: 120,
         publishPerSecond: 200,
       },
-      batchWindowMs: 5,
+      batchWindowMs: 25,
       drainWindowMs: 10_000,
       demo: false,
     });

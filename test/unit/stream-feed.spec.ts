@@ -84,7 +84,7 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
     { projectId: 'p' },
     source,
     {
-      batchWindowMs: 5,
+      batchWindowMs: () => 5,
       softLimitBytes: 1000,
       hardLimitBytes: 5000,
       roomFor: () => 'room',

@@ -1,0 +1,139 @@
+// A minimal WebSocket client (RFC 6455) for the load processes: one TCP
+// socket, the upgrade request, a frame parser, masked text sends, and
+// permessage-deflate (RFC 7692) inflated synchronously. The `ws` client
+// inflates through the libuv thread pool with a concurrency limit, which
+// under thousands of sockets becomes a queue in the load process itself and
+// shows up as server latency; a browser inflates inline, as this does.
+// Asks for server_no_context_takeover, so each compressed message inflates
+// on its own.
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { constants, inflateRawSync } from 'node:zlib';
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+export class RawWebSocket {
+  /**
+   * @param url ws://host:port/path?query
+   * @param options.deflate offer permessage-deflate (default true)
+   * @param handlers.onOpen, onText(text), onClose()
+   */
+  constructor(url, { deflate = true } = {}, handlers) {
+    const { hostname, port, pathname, search } = new URL(url);
+    this.handlers = handlers;
+    this.deflate = false;
+    this.open = false;
+    this.pending = null;
+    this.fragments = null;
+    this.socket = connect(Number(port), hostname);
+    this.socket.setNoDelay(true);
+    const key = randomBytes(16).toString('base64');
+    this.socket.write(
+      `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        (deflate
+          ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n'
+          : '') +
+        '\r\n',
+    );
+    this.socket.on('data', (chunk) => this.onData(chunk));
+    this.socket.on('close', () => this.handlers.onClose?.());
+    this.socket.on('error', (err) => this.handlers.onError?.(err));
+  }
+
+  get bytesRead() {
+    return this.socket.bytesRead;
+  }
+
+  send(text) {
+    const data = Buffer.from(text);
+    const mask = randomBytes(4);
+    let header;
+    if (data.length < 126) {
+      header = Buffer.from([0x81, 0x80 | data.length]);
+    } else {
+      header = Buffer.alloc(4);
+      header[0] = 0x81;
+      header[1] = 0x80 | 126;
+      header.writeUInt16BE(data.length, 2);
+    }
+    for (let i = 0; i < data.length; i++) data[i] ^= mask[i & 3];
+    this.socket.write(Buffer.concat([header, mask, data]));
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+
+  onData(chunk) {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = null;
+    if (!this.open) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        this.pending = buf;
+        return;
+      }
+      const head = buf.subarray(0, end).toString();
+      if (!head.startsWith('HTTP/1.1 101')) {
+        this.handlers.onError?.(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+        this.socket.destroy();
+        return;
+      }
+      this.deflate = /sec-websocket-extensions:\s*permessage-deflate/i.test(head);
+      this.open = true;
+      this.handlers.onOpen?.();
+      buf = buf.subarray(end + 4);
+    }
+    let at = 0;
+    while (buf.length - at >= 2) {
+      const first = buf[at];
+      const second = buf[at + 1];
+      let length = second & 0x7f;
+      let offset = at + 2;
+      if (length === 126) {
+        if (buf.length - at < 4) break;
+        length = buf.readUInt16BE(at + 2);
+        offset = at + 4;
+      } else if (length === 127) {
+        if (buf.length - at < 10) break;
+        length = Number(buf.readBigUInt64BE(at + 2));
+        offset = at + 10;
+      }
+      if (buf.length - offset < length) break;
+      this.onFrame(first, buf.subarray(offset, offset + length));
+      at = offset + length;
+    }
+    if (at < buf.length) this.pending = Buffer.from(buf.subarray(at));
+  }
+
+  onFrame(first, payload) {
+    const fin = (first & 0x80) !== 0;
+    const opcode = first & 0x0f;
+    if (opcode === 0x8) return this.socket.destroy();
+    if (opcode === 0x9) return this.pong(payload);
+    if (opcode === 0xa) return undefined;
+    if (opcode === 0x1 || opcode === 0x2)
+      this.fragments = { compressed: (first & 0x40) !== 0, parts: [] };
+    if (!this.fragments) return undefined;
+    this.fragments.parts.push(Buffer.from(payload));
+    if (!fin) return undefined;
+    const { compressed, parts } = this.fragments;
+    this.fragments = null;
+    let data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    if (compressed) {
+      data = inflateRawSync(Buffer.concat([data, TRAILER]), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
+    }
+    if (opcode !== 0x2) this.handlers.onText(data.toString());
+    return undefined;
+  }
+
+  pong(payload) {
+    const mask = randomBytes(4);
+    const data = Buffer.from(payload);
+    for (let i = 0; i < data.length; i++) data[i] ^= mask[i & 3];
+    this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | data.length]), mask, data]));
+  }
+}

@@ -1,0 +1,64 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+
+/** Window when the replica is idle, ms: a lone event goes out almost at once. */
+export const IDLE_WINDOW_MS = 2;
+/** Event-loop utilization up to which the idle window holds. */
+const CALM = 0.25;
+/** Utilization from which the full window (the configured bound) applies. */
+const BUSY = 0.75;
+/** How often utilization is sampled, ms. */
+const SAMPLE_MS = 200;
+
+export type UtilizationSampler = (previous?: EventLoopUtilization) => EventLoopUtilization;
+
+/**
+ * How long a feed lets live events gather before writing them as one
+ * `events` frame. Every batch costs one write per viewer socket (a syscall
+ * each, which is where a busy replica's time goes), so when the event loop is
+ * idle a batch leaves after `IDLE_WINDOW_MS`, and as it gets busy the window
+ * widens linearly up to `boundMs` (BATCH_WINDOW_MS): fewer, larger frames
+ * for the same events. The bound is never exceeded, so it is also the most
+ * latency batching adds.
+ */
+export class BatchPacer {
+  private window: number;
+  private smoothed = 0;
+  private last: EventLoopUtilization | undefined;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly boundMs: number,
+    private readonly sample: UtilizationSampler = (prev) => performance.eventLoopUtilization(prev),
+  ) {
+    this.window = Math.min(IDLE_WINDOW_MS, boundMs);
+  }
+
+  /** The current batch window, ms. */
+  get windowMs(): number {
+    return this.window;
+  }
+
+  /** Feeds the pacer one utilization reading (0..1); smoothed over the last few. */
+  observe(utilization: number): void {
+    this.smoothed = this.smoothed * 0.5 + utilization * 0.5;
+    const idle = Math.min(IDLE_WINDOW_MS, this.boundMs);
+    const busy = Math.min(1, Math.max(0, (this.smoothed - CALM) / (BUSY - CALM)));
+    this.window = Math.round(idle + (this.boundMs - idle) * busy);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.last = this.sample();
+    this.timer = setInterval(() => {
+      const delta = this.sample(this.last);
+      this.last = this.sample();
+      this.observe(delta.utilization);
+    }, SAMPLE_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

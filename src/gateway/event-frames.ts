@@ -1,0 +1,162 @@
+import { constants, deflateRawSync } from 'node:zlib';
+import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
+import type { EventEnvelope } from '../events/envelope.js';
+import type { GatewayServer } from './socket-events.js';
+
+/**
+ * Window of the deflate stream behind a compressed `events` frame, bits. A
+ * client that limits the server's window below this (server_max_window_bits)
+ * gets plain frames.
+ */
+const WINDOW_BITS = 12;
+/** Frames smaller than this go out plain: deflate saves little on them. */
+const MIN_COMPRESS_BYTES = 256;
+const EXTENSION = 'permessage-deflate';
+
+/**
+ * permessage-deflate as the gateway negotiates it: the server compresses each
+ * message on its own (no context takeover), which is what lets one compressed
+ * `events` frame be written to every viewer of a batch; and ws itself never
+ * compresses (threshold: Infinity), so no viewer costs a zlib context per
+ * socket. Only `events` frames are compressed, once per batch, here.
+ */
+export const PER_MESSAGE_DEFLATE: WsServerOptions['perMessageDeflate'] = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  // No clientMaxWindowBits: ws refuses (400) every offer without client_max_window_bits then.
+  threshold: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * The WebSocket server engine.io builds on (`wsEngine`), negotiating
+ * compression. engine.io itself keeps believing compression is off, which is
+ * what makes it write pre-encoded frames as given.
+ */
+export class DeflateWebSocketServer extends WebSocketServer {
+  constructor(options: WsServerOptions, callback?: () => void) {
+    super({ ...options, perMessageDeflate: PER_MESSAGE_DEFLATE }, callback);
+  }
+}
+
+/** What a WebSocket frame is made of (ws `Sender.frame`: header and payload). */
+type Frame = Buffer[];
+
+/** engine.io's send options with the frame it writes as is on WebSocket (as Socket.IO's broadcasts do). */
+interface PreEncoded {
+  compress?: boolean;
+  wsPreEncodedFrame: Frame;
+}
+
+interface WsInternals {
+  _extensions?: Record<string, { params?: Record<string, unknown> } | undefined>;
+}
+
+/**
+ * One batch of events as a Socket.IO `events` packet, serialized once and
+ * framed once for every viewer: a plain WebSocket frame, and (for viewers
+ * that negotiated permessage-deflate) the same frame compressed once.
+ */
+export class EventsFrame {
+  /** The Socket.IO packet (`2["events",[...]]`), for transports that are not WebSocket. */
+  readonly packet: string;
+  private plainFrame: Frame | null = null;
+  private deflatedFrame: Frame | null | undefined;
+  private readonly payload: Buffer;
+
+  constructor(events: readonly EventEnvelope[]) {
+    this.packet = `2${JSON.stringify(['events', events])}`;
+    // "4": an Engine.IO message packet.
+    this.payload = Buffer.from(`4${this.packet}`);
+  }
+
+  get plain(): Frame {
+    this.plainFrame ??= frame(this.payload, false);
+    return this.plainFrame;
+  }
+
+  /** The compressed frame, or null when compressing does not pay. */
+  get deflated(): Frame | null {
+    if (this.deflatedFrame === undefined) {
+      this.deflatedFrame = null;
+      if (this.payload.length >= MIN_COMPRESS_BYTES) {
+        const out = deflateRawSync(this.payload, {
+          finishFlush: constants.Z_SYNC_FLUSH,
+          windowBits: WINDOW_BITS,
+        });
+        // RFC 7692 7.2.1: the sync flush's trailing 00 00 ff ff is left off.
+        const body = out.subarray(0, out.length - 4);
+        if (body.length < this.payload.length) this.deflatedFrame = frame(body, true);
+      }
+    }
+    return this.deflatedFrame;
+  }
+}
+
+/**
+ * A final, unmasked text frame (RFC 6455 5.2) around `data`; RSV1 marks it
+ * compressed (RFC 7692). Written as is by ws's sender, like the frames
+ * Socket.IO pre-encodes for its own broadcasts.
+ */
+export function frame(data: Buffer, compressed: boolean): Frame {
+  const first = 0x80 | (compressed ? 0x40 : 0) | 0x01;
+  let header: Buffer;
+  if (data.length < 126) {
+    header = Buffer.from([first, data.length]);
+  } else if (data.length < 65_536) {
+    header = Buffer.alloc(4);
+    header[0] = first;
+    header[1] = 126;
+    header.writeUInt16BE(data.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = first;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(data.length), 2);
+  }
+  return [header, data];
+}
+
+/** Whether this engine.io connection's WebSocket takes our compressed frames. */
+function takesDeflate(transport: { name: string; socket?: unknown }): boolean {
+  if (transport.name !== 'websocket') return false;
+  const extension = (transport.socket as WsInternals | undefined)?._extensions?.[EXTENSION];
+  if (!extension) return false;
+  const limit = extension.params?.server_max_window_bits;
+  return typeof limit !== 'number' || limit >= WINDOW_BITS;
+}
+
+/**
+ * Writes one batch to every socket in a local room: one serialization, one
+ * compression, and per socket only the write. Goes through each connection's
+ * engine.io write queue, so it stays in order with everything else the
+ * socket is sent. Returns the number of sockets written to.
+ */
+export function writeEventsToRoom(
+  server: GatewayServer,
+  room: string,
+  events: readonly EventEnvelope[],
+): number {
+  const namespace = server.of('/');
+  const members = namespace.adapter.rooms.get(room);
+  if (!members || members.size === 0) return 0;
+  const batch = new EventsFrame(events);
+  let plain: PreEncoded | null = null;
+  let deflated: PreEncoded | null = null;
+  let written = 0;
+  for (const id of members) {
+    const socket = namespace.sockets.get(id);
+    if (!socket) continue;
+    const conn = socket.conn;
+    let options: PreEncoded;
+    if (takesDeflate(conn.transport) && batch.deflated) {
+      deflated ??= { wsPreEncodedFrame: batch.deflated };
+      options = deflated;
+    } else {
+      plain ??= { wsPreEncodedFrame: batch.plain };
+      options = plain;
+    }
+    conn.write(batch.packet, options);
+    written++;
+  }
+  return written;
+}
