@@ -17,8 +17,10 @@ export type UtilizationSampler = (previous?: EventLoopUtilization) => EventLoopU
  * each, which is where a busy replica's time goes), so when the event loop is
  * idle a batch leaves after `IDLE_WINDOW_MS`, and as it gets busy the window
  * widens linearly up to `boundMs` (BATCH_WINDOW_MS): fewer, larger frames
- * for the same events. The bound is never exceeded, so it is also the most
- * latency batching adds.
+ * for the same events. A feed applies it on the leading edge (stream-feed.ts):
+ * an event after a quiet spell still leaves after the idle window; only a
+ * busy stream waits out the window since its previous batch. The bound is
+ * never exceeded, so it is also the most latency batching adds.
  */
 export class BatchPacer {
   private window: number;

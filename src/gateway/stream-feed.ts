@@ -3,6 +3,7 @@ import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import type { BusSubscription } from '../events/event-bus.port.js';
 import type { TypeFilter } from '../events/pattern.js';
 import type { StreamRef } from '../history/event-history.port.js';
+import { IDLE_WINDOW_MS } from './batch-pacer.js';
 import { SlowQueue } from './slow-queue.js';
 
 /** One socket's subscription to one stream, as the feed sees it. */
@@ -126,6 +127,8 @@ export class StreamFeed {
   /** Highest id received (or known to be covered); null until live. */
   private cursor: string | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
+  /** When the last batch was written (ms epoch): paces the next one. */
+  private lastFlushAt = 0;
   private slowTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private slowCount = 0;
@@ -273,6 +276,7 @@ export class StreamFeed {
       this.batchTimer = null;
     }
     if (this.pending.length === 0) return;
+    this.lastFlushAt = Date.now();
     const batch = this.pending;
     this.pending = [];
     const position = batch[batch.length - 1].id;
@@ -329,7 +333,13 @@ export class StreamFeed {
       }
     }
     if (!this.batchTimer) {
-      this.batchTimer = setTimeout(() => this.flush(), this.options.batchWindowMs());
+      // Leading edge: an event after a quiet spell leaves after the idle window;
+      // a busy stream gathers until a window has passed since its last batch,
+      // so a feed writes at most one batch per window (one write per viewer each).
+      const window = this.options.batchWindowMs();
+      const sinceLast = Date.now() - this.lastFlushAt;
+      const delay = Math.max(Math.min(IDLE_WINDOW_MS, window), window - sinceLast);
+      this.batchTimer = setTimeout(() => this.flush(), delay);
     }
   }
 
