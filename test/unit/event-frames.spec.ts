@@ -2,15 +2,14 @@ import { constants, inflateRawSync } from 'node:zlib';
 import type { EventEnvelope } from '../../src/events/envelope.js';
 import { EventsFrame, frame } from '../../src/gateway/event-frames.js';
 
-const envelope = (n: number): EventEnvelope =>
-  ({
-    id: `1732190000000-${n}`,
-    type: 'task.status.changed',
-    projectId: 'p1',
-    occurredAt: '2026-11-21T10:00:00.000Z',
-    source: 'svc',
-    data: { taskId: `t${n}`, from: null, to: 'active' },
-  }) as EventEnvelope;
+const envelope = (n: number): EventEnvelope => ({
+  id: `1732190000000-${n}`,
+  type: 'task.status.changed',
+  projectId: 'p1',
+  occurredAt: '2026-11-21T10:00:00.000Z',
+  source: 'svc',
+  data: { taskId: `t${n}`, from: null, to: 'active' },
+});
 
 /** What a permessage-deflate receiver does (RFC 7692 7.2.2). */
 const inflate = (body: Buffer) =>
