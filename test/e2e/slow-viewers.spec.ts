@@ -41,6 +41,8 @@ describe('slow viewers', () => {
       prefix: `sv${process.pid}`,
       env: {
         HISTORY_MAX_EVENTS: '20000',
+        // Publishes as fast as it can to back a viewer up; the publish limit is tested in limits.
+        RATE_LIMIT_PUBLISH_PER_SECOND: '100000',
         VIEWER_SOFT_LIMIT_BYTES: String(SOFT),
         VIEWER_HARD_LIMIT_BYTES: String(HARD),
       },
