@@ -24,7 +24,7 @@ export class RawWebSocket {
     this.deflate = false;
     this.open = false;
     this.pending = null;
-    this.fragments = null;
+    this.message = null;
     this.socket = connect(Number(port), hostname);
     this.socket.setNoDelay(true);
     const key = randomBytes(16).toString('base64');
@@ -46,19 +46,19 @@ export class RawWebSocket {
   }
 
   send(text) {
-    const data = Buffer.from(text);
+    this.writeFrame(0x1, Buffer.from(text));
+  }
+
+  /** A final, masked client frame (RFC 6455 5.3); payloads here stay under 64 KiB. */
+  writeFrame(opcode, data) {
     const mask = randomBytes(4);
-    let header;
-    if (data.length < 126) {
-      header = Buffer.from([0x81, 0x80 | data.length]);
-    } else {
-      header = Buffer.alloc(4);
-      header[0] = 0x81;
-      header[1] = 0x80 | 126;
-      header.writeUInt16BE(data.length, 2);
-    }
-    for (let i = 0; i < data.length; i++) data[i] ^= mask[i & 3];
-    this.socket.write(Buffer.concat([header, mask, data]));
+    const header =
+      data.length < 126
+        ? Buffer.from([0x80 | opcode, 0x80 | data.length])
+        : Buffer.from([0x80 | opcode, 0x80 | 126, data.length >> 8, data.length & 0xff]);
+    const masked = Buffer.from(data);
+    for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3];
+    this.socket.write(Buffer.concat([header, mask, masked]));
   }
 
   close() {
@@ -108,32 +108,31 @@ export class RawWebSocket {
   }
 
   onFrame(first, payload) {
-    const fin = (first & 0x80) !== 0;
     const opcode = first & 0x0f;
-    if (opcode === 0x8) return this.socket.destroy();
-    if (opcode === 0x9) return this.pong(payload);
-    if (opcode === 0xa) return undefined;
-    if (opcode === 0x1 || opcode === 0x2)
-      this.fragments = { compressed: (first & 0x40) !== 0, parts: [] };
-    if (!this.fragments) return undefined;
-    this.fragments.parts.push(Buffer.from(payload));
-    if (!fin) return undefined;
-    const { compressed, parts } = this.fragments;
-    this.fragments = null;
-    let data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    if (opcode === 0x8) {
+      this.socket.destroy();
+      return;
+    }
+    if (opcode === 0x9) {
+      this.writeFrame(0xa, payload);
+      return;
+    }
+    // Text or binary starts a message, continuation (0x0) extends it; pongs (0xa) are ignored.
+    if (opcode === 0x1 || opcode === 0x2) {
+      this.message = { text: opcode === 0x1, compressed: (first & 0x40) !== 0, parts: [] };
+    } else if (opcode !== 0x0 || !this.message) {
+      return;
+    }
+    this.message.parts.push(Buffer.from(payload));
+    if ((first & 0x80) === 0) return;
+    const { text, compressed, parts } = this.message;
+    this.message = null;
+    let data = Buffer.concat(parts);
     if (compressed) {
       data = inflateRawSync(Buffer.concat([data, TRAILER]), {
         finishFlush: constants.Z_SYNC_FLUSH,
       });
     }
-    if (opcode !== 0x2) this.handlers.onText(data.toString());
-    return undefined;
-  }
-
-  pong(payload) {
-    const mask = randomBytes(4);
-    const data = Buffer.from(payload);
-    for (let i = 0; i < data.length; i++) data[i] ^= mask[i & 3];
-    this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | data.length]), mask, data]));
+    if (text) this.handlers.onText(data.toString());
   }
 }

@@ -20,7 +20,7 @@ const EXTENSION = 'permessage-deflate';
  * compresses (threshold: Infinity), so no viewer costs a zlib context per
  * socket. Only `events` frames are compressed, once per batch, here.
  */
-export const PER_MESSAGE_DEFLATE: WsServerOptions['perMessageDeflate'] = {
+const PER_MESSAGE_DEFLATE: WsServerOptions['perMessageDeflate'] = {
   serverNoContextTakeover: true,
   clientNoContextTakeover: true,
   // No clientMaxWindowBits: ws refuses (400) every offer without client_max_window_bits then.
@@ -129,20 +129,19 @@ function takesDeflate(transport: { name: string; socket?: unknown }): boolean {
  * Writes one batch to every socket in a local room: one serialization, one
  * compression, and per socket only the write. Goes through each connection's
  * engine.io write queue, so it stays in order with everything else the
- * socket is sent. Returns the number of sockets written to.
+ * socket is sent.
  */
 export function writeEventsToRoom(
   server: GatewayServer,
   room: string,
   events: readonly EventEnvelope[],
-): number {
+): void {
   const namespace = server.of('/');
   const members = namespace.adapter.rooms.get(room);
-  if (!members || members.size === 0) return 0;
+  if (!members || members.size === 0) return;
   const batch = new EventsFrame(events);
   let plain: PreEncoded | null = null;
   let deflated: PreEncoded | null = null;
-  let written = 0;
   for (const id of members) {
     const socket = namespace.sockets.get(id);
     if (!socket) continue;
@@ -156,7 +155,5 @@ export function writeEventsToRoom(
       options = plain;
     }
     conn.write(batch.packet, options);
-    written++;
   }
-  return written;
 }

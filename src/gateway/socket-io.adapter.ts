@@ -1,4 +1,3 @@
-import { DeflateWebSocketServer } from './event-frames.js';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
@@ -14,6 +13,7 @@ import type { Lifecycle } from '../ops/lifecycle.js';
 import { clientAddressResolver } from '../common/client-address.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { installConnectionGate, type GateRefusal } from './connection-gate.js';
+import { DeflateWebSocketServer } from './event-frames.js';
 
 /**
  * Socket.IO for Nest: the Redis adapter (sharded pub/sub on Redis 7) for what

@@ -1,4 +1,3 @@
-import WebSocket from 'ws';
 import {
   SocketIoSession,
   connectFrame,
@@ -9,6 +8,7 @@ import {
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';
+import { openSession } from '../support/socketio-session.js';
 import { serviceToken, token } from '../support/tokens.js';
 
 describe('Socket.IO framing used by the k6 scripts', () => {
@@ -59,17 +59,7 @@ describe('Socket.IO framing used by the k6 scripts', () => {
       await redis?.stop();
     });
 
-    /** Opens a raw WebSocket driven by the session; resolves once connected (or refused). */
-    const open = (auth: unknown) => {
-      const ws = new WebSocket(socketUrl(replica.url));
-      const session = new SocketIoSession((frame) => ws.send(frame), auth);
-      ws.on('message', (data: Buffer) => session.receive(data.toString()));
-      const outcome = new Promise<{ connected: boolean; error?: unknown }>((resolve) => {
-        session.on('connect', () => resolve({ connected: true }));
-        session.on('connect_error', (error) => resolve({ connected: false, error }));
-      });
-      return { ws, session, outcome };
-    };
+    const open = (auth: unknown) => openSession(replica.url, auth);
 
     it('connects with a token, subscribes with an ack, and receives published events', async () => {
       const { ws, session, outcome } = open({ token: token() });

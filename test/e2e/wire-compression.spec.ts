@@ -1,12 +1,11 @@
-import WebSocket from 'ws';
-import { SocketIoSession, socketUrl } from '../../load/lib/socketio.js';
+import type WebSocket from 'ws';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';
+import { openSession } from '../support/socketio-session.js';
 import { serviceToken, token } from '../support/tokens.js';
 
 interface RawViewer {
-  ws: WebSocket;
   bytesRead(): number;
   /** Resolves with every event once `count` have arrived. */
   events(count: number): Promise<{ id: string; data: { taskId: string } }[]>;
@@ -40,26 +39,26 @@ describe('events on the wire: one batch, compressed once for viewers that accept
     projectId: string,
     perMessageDeflate: WebSocket.ClientOptions['perMessageDeflate'],
   ): Promise<RawViewer> => {
-    const ws = new WebSocket(socketUrl(replica.url), { perMessageDeflate });
-    const session = new SocketIoSession((frame) => ws.send(frame), { token: token() });
+    const { ws, session, outcome } = openSession(
+      replica.url,
+      { token: token() },
+      { perMessageDeflate },
+    );
     const received: { id: string; data: { taskId: string } }[] = [];
     let waiting: { count: number; resolve: () => void } | null = null;
-    ws.on('message', (data: Buffer) => session.receive(data.toString()));
     session.on('events', (batch: typeof received) => {
       received.push(...batch);
       if (waiting && received.length >= waiting.count) waiting.resolve();
     });
-    await new Promise<void>((resolve, reject) => {
-      session.on('connect', () =>
-        session.emit('subscribe', { projectId }, (ack: { ok: boolean }) =>
-          ack.ok ? resolve() : reject(new Error(JSON.stringify(ack))),
-        ),
-      );
-      session.on('connect_error', (e) => reject(new Error(JSON.stringify(e))));
-    });
+    const connected = await outcome;
+    if (!connected.connected) throw new Error(JSON.stringify(connected.error));
+    await new Promise<void>((resolve, reject) =>
+      session.emit('subscribe', { projectId }, (ack: { ok: boolean }) =>
+        ack.ok ? resolve() : reject(new Error(JSON.stringify(ack))),
+      ),
+    );
     const tcp = (ws as unknown as { _socket: { bytesRead: number } })._socket;
     return {
-      ws,
       bytesRead: () => tcp.bytesRead,
       events: (count) =>
         new Promise((resolve) => {
@@ -109,16 +108,13 @@ describe('events on the wire: one batch, compressed once for viewers that accept
       body: { type: 'task.status.changed', data: { taskId: 'x', from: null, to: 'active' } },
     });
     expect(res.status).toBe(202);
-    const ws = new WebSocket(socketUrl(replica.url));
-    const session = new SocketIoSession((frame) => ws.send(frame), { token: token() });
-    ws.on('message', (data: Buffer) => session.receive(data.toString()));
+    const { ws, session, outcome } = openSession(replica.url, { token: token() });
     try {
       const replayed = new Promise<{ id: string }[]>((resolve) => session.on('events', resolve));
-      const ack = await new Promise<{ ok: boolean; replayed: number }>((resolve) => {
-        session.on('connect', () =>
-          session.emit('subscribe', { projectId, since: '0-0' }, resolve),
-        );
-      });
+      expect(await outcome).toEqual({ connected: true });
+      const ack = await new Promise<{ ok: boolean; replayed: number }>((resolve) =>
+        session.emit('subscribe', { projectId, since: '0-0' }, resolve),
+      );
       expect(ack).toMatchObject({ ok: true, replayed: 1 });
       expect((await replayed).map((e) => e.id)).toEqual(res.body.ids);
     } finally {
