@@ -90,15 +90,17 @@ export const gateway =
   };
 
 /** One baseline replica: plain Socket.IO + redis-adapter. */
-export const baseline = async (port, redisUrl) => {
-  const child = await startProcess(
-    process.execPath,
-    ['bench/baseline-server.mjs'],
-    { PORT: String(port), REDIS_URL: redisUrl },
-    '"listening"',
-  );
-  return { child, url: `http://127.0.0.1:${port}` };
-};
+export const baseline =
+  (nodeArgs = []) =>
+  async (port, redisUrl) => {
+    const child = await startProcess(
+      process.execPath,
+      [...nodeArgs, 'bench/baseline-server.mjs'],
+      { PORT: String(port), REDIS_URL: redisUrl },
+      '"listening"',
+    );
+    return { child, url: `http://127.0.0.1:${port}` };
+  };
 
 export const quantile = (sorted, q) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;

@@ -6,7 +6,7 @@
 // one table per scenario gives each figure and the ratio ours/baseline.
 // Scenarios are described in bench/scenarios/*.mjs and docs/performance.md.
 // --fanout 1000,5000 picks the fan-out sizes; --quick shrinks every scenario (a smoke run, not figures to quote).
-// --profile: the gateway's replicas write V8 CPU profiles to artifacts/profiles.
+// --profile: the replicas (ours and the baseline's) write V8 CPU profiles to artifacts/profiles.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

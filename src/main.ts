@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import { HttpErrorFilter, sendHttpError } from './api/http-exception.filter.js';
+import { MAX_BODY_BYTES } from './api/json-body.js';
+import { PublishEndpoint } from './api/publish-endpoint.js';
 import { signDevToken } from './auth/dev-token.js';
 import { JsonLogger } from './common/json-logger.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
@@ -17,9 +19,6 @@ import { Lifecycle } from './ops/lifecycle.js';
 
 /** Built by vite next to the compiled server. */
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard', import.meta.url));
-
-/** Largest HTTP body: 100 events of a few KiB each. */
-const MAX_BODY = '1mb';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -41,9 +40,11 @@ async function bootstrap(): Promise<void> {
     logger,
     bodyParser: false,
   });
+  // The hot publish route is served ahead of Express (see PublishEndpoint).
+  app.get(PublishEndpoint).mount(app.getHttpServer());
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.disable('x-powered-by');
-  app.use(express.json({ limit: MAX_BODY, strict: false }));
+  app.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
   // Body parser failures get the same coded body as everything else.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();

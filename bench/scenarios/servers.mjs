@@ -5,11 +5,11 @@ import { baseline, freePort, gateway } from '../lib.mjs';
 /**
  * @param kind 'gateway' | 'baseline'
  * @param options.secret JWT secret the gateway verifies with
- * @param options.nodeArgs extra node flags for the gateway (profiling)
+ * @param options.nodeArgs extra node flags for the replicas (profiling)
  */
 export async function startServers(kind, n, redisUrl, { secret, nodeArgs = [] }) {
   const prefix = `bench${Date.now()}`;
-  const start = kind === 'gateway' ? gateway(secret, nodeArgs) : baseline;
+  const start = kind === 'gateway' ? gateway(secret, nodeArgs) : baseline(nodeArgs);
   const servers = [];
   for (let i = 0; i < n; i++) {
     const { child, url } = await start(await freePort(), redisUrl, prefix);

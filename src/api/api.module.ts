@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ProjectsController } from './projects.controller.js';
-import { PublishController } from './publish.controller.js';
+import { PublishEndpoint } from './publish-endpoint.js';
 
-@Module({ controllers: [PublishController, ProjectsController] })
+/** The HTTP API: history and snapshots (Nest routes), and the publish endpoint (mounted in main). */
+@Module({
+  controllers: [ProjectsController],
+  providers: [PublishEndpoint],
+  exports: [PublishEndpoint],
+})
 export class ApiModule {}

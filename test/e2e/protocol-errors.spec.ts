@@ -1,3 +1,5 @@
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -215,6 +217,80 @@ describe('auth, validation and API errors (one replica on Redis)', () => {
         rawBody: JSON.stringify({ x: 'y'.repeat(2_000_000) }),
       });
       expect(huge).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    });
+
+    /** A POST with the headers and body given as is (chunked when no content-length). */
+    const rawPost = (headers: Record<string, string>, body: Buffer | string) =>
+      new Promise<{ status: number; body: unknown; headers: IncomingHttpHeaders }>(
+        (resolve, reject) => {
+          const req = request(url(), {
+            method: 'POST',
+            headers: { authorization: `Bearer ${serviceToken()}`, ...headers },
+          });
+          req.on('response', (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                body: JSON.parse(text) as unknown,
+                headers: res.headers,
+              }),
+            );
+          });
+          // The server may answer (413) and close before the whole body is sent.
+          req.on('error', reject);
+          req.end(body);
+        },
+      );
+
+    it('reads gzip and deflate bodies, and refuses other encodings and non-JSON types', async () => {
+      const json = JSON.stringify(good);
+      const type = { 'content-type': 'application/json' };
+      const gz = await rawPost({ ...type, 'content-encoding': 'gzip' }, gzipSync(json));
+      expect(gz).toMatchObject({ status: 202, body: { ids: [expect.any(String)] } });
+      const df = await rawPost({ ...type, 'content-encoding': 'deflate' }, deflateSync(json));
+      expect(df.status).toBe(202);
+      const br = await rawPost({ ...type, 'content-encoding': 'br' }, json);
+      expect(br).toMatchObject({ status: 400, body: { error: { code: 'INVALID_PAYLOAD' } } });
+      const corrupt = await rawPost({ ...type, 'content-encoding': 'gzip' }, json);
+      expect(corrupt).toMatchObject({ status: 400, body: { error: { code: 'INVALID_PAYLOAD' } } });
+      const text = await rawPost({ 'content-type': 'text/plain' }, json);
+      expect(text).toMatchObject({
+        status: 400,
+        body: {
+          error: { code: 'INVALID_PAYLOAD', message: expect.stringContaining('content-type') },
+        },
+      });
+    });
+
+    it('stops reading a chunked body at 1 MiB (413) and a gzip bomb once inflated', async () => {
+      const type = { 'content-type': 'application/json' };
+      const big = `{"x":"${'y'.repeat(1_100_000)}"}`;
+      const chunked = await rawPost({ ...type, 'transfer-encoding': 'chunked' }, big);
+      expect(chunked).toMatchObject({
+        status: 413,
+        body: { error: { code: 'PAYLOAD_TOO_LARGE' } },
+      });
+      const bomb = gzipSync(big);
+      expect(bomb.length).toBeLessThan(10_000);
+      const inflated = await rawPost({ ...type, 'content-encoding': 'gzip' }, bomb);
+      expect(inflated).toMatchObject({
+        status: 413,
+        body: { error: { code: 'PAYLOAD_TOO_LARGE' } },
+      });
+      expect((await http('POST', url(), { token: serviceToken(), body: good })).status).toBe(202);
+    });
+
+    it('answers CORS on the publish itself for an allowed origin only', async () => {
+      const json = JSON.stringify(good);
+      const type = { 'content-type': 'application/json' };
+      const allowed = await rawPost({ ...type, origin: 'http://allowed.test' }, json);
+      expect(allowed.status).toBe(202);
+      expect(allowed.headers['access-control-allow-origin']).toBe('http://allowed.test');
+      const evil = await rawPost({ ...type, origin: 'http://evil.test' }, json);
+      expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+      expect(evil.headers['x-content-type-options']).toBe('nosniff');
     });
 
     it('pages history with since and limit, and validates them', async () => {

@@ -1,0 +1,128 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { requireProject } from '../auth/access.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { bearerToken } from '../auth/http-auth.guard.js';
+import { GatewayError } from '../common/errors.js';
+import { LOGGER, type JsonLogger } from '../common/json-logger.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
+import { RateLimits } from '../limits/rate-limits.js';
+import { toGatewayError } from './http-exception.filter.js';
+import { readJsonBody } from './json-body.js';
+
+/** `/api/projects/:projectId/events`, optionally with a trailing slash or a query. */
+const ROUTE = /^\/api\/projects\/([^/?#]+)\/events\/?(?:[?#]|$)/i;
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The HTTP publish API for other services (`POST
+ * /api/projects/:projectId/events`, scope `events:publish`), served off Node's
+ * HTTP server ahead of Express and Nest's router.
+ *
+ * Why not a controller: it is the one route taken at thousands of requests a
+ * second, and there the framework pipeline (router, body-parser, CORS and
+ * helmet middleware, guard, filters) cost about twice what the publish itself
+ * does (see docs/performance.md). Everything else about it is as before: the
+ * same authenticator, project access, cluster-wide rate limit, bus, coded error
+ * body, and CORS answer for allowed origins (preflights still go to Express).
+ */
+@Injectable()
+export class PublishEndpoint {
+  private readonly allowedOrigins: ReadonlySet<string>;
+
+  constructor(
+    @Inject(Authenticator) private readonly auth: Authenticator,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(RateLimits) private readonly rateLimits: RateLimits,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
+  ) {
+    this.allowedOrigins = new Set(config.corsOrigins);
+  }
+
+  /**
+   * Puts this route in front of the server's request listeners (Express, and
+   * engine.io once it attaches, which wraps listeners the same way); every
+   * other request goes on to them untouched.
+   */
+  mount(server: Server): void {
+    const others = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const match = req.method === 'POST' ? ROUTE.exec(req.url ?? '') : null;
+      if (match) {
+        void this.serve(req, res, match[1]);
+        return;
+      }
+      for (const listener of others) listener.call(server, req, res);
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, rawProjectId: string) {
+    this.allowOrigin(req, res);
+    try {
+      const ids = await this.publish(req, decodeProjectId(rawProjectId));
+      send(res, 202, { ids });
+    } catch (err) {
+      const error = toGatewayError(err);
+      if (error.code === 'INTERNAL') this.logger.event('error', 'publish failed', { error: err });
+      if (error.retryAfterSeconds !== undefined) {
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
+      }
+      send(res, error.httpStatus, { error: error.toBody() });
+    }
+  }
+
+  private async publish(req: IncomingMessage, projectId: string): Promise<string[]> {
+    const principal = await this.auth.authenticate(bearerToken(req.headers.authorization));
+    requireProject(principal, projectId, 'events:publish');
+    // Per publishing token (its subject and issue time), across the cluster.
+    const limit = await this.rateLimits.publish(`${principal.sub}:${principal.issuedAt}`);
+    if (!limit.ok) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        'publish rate limit exceeded',
+        undefined,
+        limit.retryAfterSeconds,
+      );
+    }
+    const body = await readJsonBody(req);
+    if (body === null || typeof body !== 'object') {
+      throw new GatewayError('INVALID_PAYLOAD', 'body must be an event object or an array of them');
+    }
+    const inputs = Array.isArray(body) ? (body as unknown[]) : [body];
+    const stored = await this.bus.publishUnchecked(projectId, inputs, principal.sub);
+    return stored.map((e) => e.id);
+  }
+
+  /** What the `cors` middleware answers for an allowed origin on a simple request. */
+  private allowOrigin(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('Vary', 'Origin');
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.allowedOrigins.has(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+    }
+  }
+}
+
+/** Express decoded route params; an undecodable one fails the id check instead. */
+function decodeProjectId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}
