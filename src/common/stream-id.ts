@@ -1,17 +1,35 @@
 /**
  * Compares two stream ids `<ms>-<seq>` by their two numbers (not as strings:
- * "9-0" < "10-0"). BigInt keeps sequence numbers beyond 2^53 exact. Imports
- * nothing, so the browser client and dashboard share it with the server.
+ * "9-0" < "10-0"), digit by digit, so numbers of any length stay exact and
+ * nothing is allocated (it runs for every live event). Imports nothing, so
+ * the browser client and dashboard share it with the server.
  */
 export function compareStreamIds(a: string, b: string): number {
-  const [am, as] = splitId(a);
-  const [bm, bs] = splitId(b);
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as !== bs) return as < bs ? -1 : 1;
-  return 0;
+  const aDash = a.indexOf('-');
+  const bDash = b.indexOf('-');
+  return (
+    compareDigits(a, 0, aDash, b, 0, bDash) ||
+    compareDigits(a, aDash + 1, a.length, b, bDash + 1, b.length)
+  );
 }
 
-function splitId(id: string): [bigint, bigint] {
-  const dash = id.indexOf('-');
-  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))];
+/** Compares the decimal numbers `a[aFrom, aTo)` and `b[bFrom, bTo)`. */
+function compareDigits(
+  a: string,
+  aFrom: number,
+  aTo: number,
+  b: string,
+  bFrom: number,
+  bTo: number,
+): number {
+  // Leading zeros do not count: "007" is 7.
+  while (aFrom < aTo - 1 && a.charCodeAt(aFrom) === 48) aFrom++;
+  while (bFrom < bTo - 1 && b.charCodeAt(bFrom) === 48) bFrom++;
+  const length = aTo - aFrom;
+  if (length !== bTo - bFrom) return length < bTo - bFrom ? -1 : 1;
+  for (let i = 0; i < length; i++) {
+    const diff = a.charCodeAt(aFrom + i) - b.charCodeAt(bFrom + i);
+    if (diff !== 0) return diff < 0 ? -1 : 1;
+  }
+  return 0;
 }

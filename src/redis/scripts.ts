@@ -63,16 +63,14 @@ local now = now_ms()
 local n = tonumber(ARGV[6])
 local ids = {}
 local fulls = {}
+local touched = {}
 for i = 0, n - 1 do
   local base = 7 + i * 4
   local ki = tonumber(ARGV[base])
   local body = ARGV[base + 1]
   local entity = ARGV[base + 2]
-  local cap = ARGV[2]
-  if ki ~= 1 then cap = ARGV[3] end
   local id = redis.call('XADD', KEYS[ki], '*', 'e', body)
-  trim(KEYS[ki], tonumber(cap))
-  if ki ~= 1 then redis.call('EXPIRE', KEYS[ki], ARGV[4]) end
+  touched[ki] = true
   local full = '{"id":"' .. id .. '",' .. string.sub(body, 2)
   if entity ~= '' then
     redis.call('HSET', KEYS[2], entity, full)
@@ -84,6 +82,15 @@ for i = 0, n - 1 do
   end
   ids[#ids + 1] = id
   fulls[#fulls + 1] = full
+end
+-- Trimmed once per stream per batch: nobody sees a stream between the XADDs.
+for ki in pairs(touched) do
+  if ki == 1 then
+    trim(KEYS[ki], tonumber(ARGV[2]))
+  else
+    trim(KEYS[ki], tonumber(ARGV[3]))
+    redis.call('EXPIRE', KEYS[ki], ARGV[4])
+  end
 end
 prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
 local message = '[' .. table.concat(fulls, ',') .. ']'
