@@ -9,6 +9,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import { canAccessProject, type Principal } from '../auth/principal.js';
 import type { Revocation } from '../auth/revocation/revocation-store.port.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
+import { DeadlineWheel } from '../common/deadline-wheel.js';
 import { GatewayError } from '../common/errors.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { TokenBucket } from '../common/token-bucket.js';
@@ -26,15 +27,34 @@ import {
 } from './dto/subscribe.dto.js';
 import { handshakeAuth } from './handshake-auth.js';
 import { socketConnection } from './socket-connection.js';
-import type { Failure, GatewayServer, GatewaySocket } from './socket-events.js';
+import type {
+  Ack,
+  ClientToServerEvents,
+  Failure,
+  GatewayServer,
+  GatewaySocket,
+  LogsSubscribeOk,
+  SubscribeOk,
+} from './socket-events.js';
 import { SubscriptionService } from './subscription.service.js';
 
 /** `auth:expiring` goes out this long before a token's `exp`. */
 const EXPIRY_WARNING_MS = 60_000;
-/** setTimeout's ceiling; longer-lived tokens are re-checked when it fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Window over which RATE_LIMITED answers are counted towards a disconnect. */
 const ABUSE_WINDOW_MS = 10_000;
+
+/** One client message type: its payload class and what it runs once validated. */
+interface Route {
+  dto: new () => object;
+  run: (socket: GatewaySocket, dto: object, ack: (reply: never) => void) => Promise<void> | void;
+}
+
+function route<T extends object, R>(
+  dto: new () => T,
+  run: (socket: GatewaySocket, dto: T, ack: (reply: R) => void) => Promise<void> | void,
+): Route {
+  return { dto, run: run as Route['run'] };
+}
 
 /**
  * The Socket.IO face of the gateway. Messages are routed by hand rather than
@@ -45,7 +65,11 @@ const ABUSE_WINDOW_MS = 10_000;
  */
 @WebSocketGateway()
 export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
-  private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  /** Sockets due an `auth:expiring` warning, and sockets due to close at `exp`: one timer each for all sockets. */
+  private readonly expiryWarnings = new DeadlineWheel<GatewaySocket>((socket) =>
+    this.warnExpiry(socket),
+  );
+  private readonly expiries = new DeadlineWheel<GatewaySocket>((socket) => this.expire(socket));
   /** Sockets on this replica by user, for revocations. */
   private readonly byUser = new Map<string, Set<GatewaySocket>>();
 
@@ -67,10 +91,12 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.revocations.onRevoked((revocation) => this.applyRevocation(revocation));
     this.revocations.onMissedAnnouncements(() => void this.recheckAll());
     this.metrics.addCollector(() => {
-      let timers = 0;
-      for (const list of this.timers.values()) timers += list.length;
-      this.metrics.internalObjects.set({ kind: 'socket_timers' }, timers);
-      this.metrics.internalObjects.set({ kind: 'socket_timer_entries' }, this.timers.size);
+      const { expiryWarnings, expiries } = this;
+      this.metrics.internalObjects.set(
+        { kind: 'socket_timers' },
+        expiryWarnings.size + expiries.size,
+      );
+      this.metrics.internalObjects.set({ kind: 'socket_timer_entries' }, expiries.size);
       this.metrics.internalObjects.set({ kind: 'user_index' }, this.byUser.size);
       this.metrics.internalObjects.set({ kind: 'connection_leases' }, this.leases.size);
     });
@@ -80,93 +106,99 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.metrics.connectedSockets.inc();
     const conn = socketConnection(socket);
     socket.data.connection = conn;
+    socket.data.messages = new TokenBucket(this.config.limits.messagesPerSecond);
     this.index(socket);
-    const bucket = new TokenBucket(this.config.limits.messagesPerSecond);
-    let rejections: number[] = [];
-    const handle = <T extends object, R>(
-      cls: new () => T,
-      run: (dto: T, ack: (reply: R) => void) => Promise<void> | void,
-    ) => {
-      return (payload: unknown, ack: unknown): void => {
-        // A message without an ack callback has nobody to answer; drop it.
-        if (typeof ack !== 'function') return;
-        const reply = ack as (r: unknown) => void;
-        const fail = (err: unknown) => {
-          const error =
-            err instanceof GatewayError
-              ? err
-              : new GatewayError('UNAVAILABLE', 'temporarily unavailable, retry');
-          if (!(err instanceof GatewayError)) {
-            this.logger.event('error', 'socket handler failed', { socket: socket.id, error: err });
-          }
-          this.metrics.rejectedMessages.inc({ code: error.code });
-          const failure: Failure = {
-            ok: false,
-            error: { code: error.code, message: error.message },
-          };
-          reply(failure);
-        };
-        try {
-          if (!bucket.take()) {
-            const now = Date.now();
-            rejections = rejections.filter((at) => now - at < ABUSE_WINDOW_MS);
-            rejections.push(now);
-            if (rejections.length >= this.config.limits.abuseRejections) {
-              this.logger.event('warn', 'socket disconnected for sustained rate limit abuse', {
-                socket: socket.id,
-                user: socket.data.principal.sub,
-              });
-              socket.disconnect(true);
-              return;
-            }
-            throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
-          }
-          const dto = validateDto(cls, payload, 'payload');
-          const result = run(dto, reply);
-          if (result) result.catch(fail);
-        } catch (err) {
-          fail(err);
-        }
-      };
-    };
+    for (const [event, listener] of this.listeners) socket.on(event, listener);
+    this.scheduleExpiry(socket);
+  }
 
-    socket.on(
-      'subscribe',
-      handle(SubscribeDto, (dto, ack) => {
-        this.requireAccess(socket, dto.projectId);
-        return this.subscriptions.subscribe(conn, dto, ack);
-      }),
-    );
-    socket.on(
-      'unsubscribe',
-      handle(UnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
-        this.subscriptions.unsubscribe(conn, { projectId: dto.projectId });
-        ack({ ok: true });
-      }),
-    );
-    socket.on(
-      'logs:subscribe',
-      handle(LogsSubscribeDto, (dto, ack) => {
-        this.requireAccess(socket, dto.projectId);
-        return this.subscriptions.subscribeLogs(conn, dto, ack);
-      }),
-    );
-    socket.on(
-      'logs:unsubscribe',
-      handle(LogsUnsubscribeDto, (dto, ack: (r: { ok: true }) => void) => {
-        this.subscriptions.unsubscribe(conn, { projectId: dto.projectId, runId: dto.runId });
-        ack({ ok: true });
-      }),
-    );
-    socket.on(
-      'auth:refresh',
-      handle(AuthRefreshDto, (dto, ack: (r: { ok: true; expiresAt: string }) => void) =>
+  /**
+   * What each client message runs, once validated. Shared by every socket
+   * (the listeners get the socket as `this`): nothing per message type is
+   * allocated per connection.
+   */
+  private readonly routes: { [E in keyof ClientToServerEvents]: Route } = {
+    subscribe: route(SubscribeDto, (socket, dto, ack: Ack<SubscribeOk>) => {
+      this.requireAccess(socket, dto.projectId);
+      return this.subscriptions.subscribe(socket.data.connection, dto, ack);
+    }),
+    unsubscribe: route(UnsubscribeDto, (socket, dto, ack: (r: { ok: true }) => void) => {
+      this.subscriptions.unsubscribe(socket.data.connection, { projectId: dto.projectId });
+      ack({ ok: true });
+    }),
+    'logs:subscribe': route(LogsSubscribeDto, (socket, dto, ack: Ack<LogsSubscribeOk>) => {
+      this.requireAccess(socket, dto.projectId);
+      return this.subscriptions.subscribeLogs(socket.data.connection, dto, ack);
+    }),
+    'logs:unsubscribe': route(LogsUnsubscribeDto, (socket, dto, ack: (r: { ok: true }) => void) => {
+      this.subscriptions.unsubscribe(socket.data.connection, {
+        projectId: dto.projectId,
+        runId: dto.runId,
+      });
+      ack({ ok: true });
+    }),
+    'auth:refresh': route(
+      AuthRefreshDto,
+      (socket, dto, ack: (r: { ok: true; expiresAt: string }) => void) =>
         this.refresh(socket, dto.token).then((principal) =>
           ack({ ok: true, expiresAt: new Date(principal.expiresAt).toISOString() }),
         ),
-      ),
-    );
-    this.scheduleExpiry(socket);
+    ),
+  };
+
+  private readonly listeners = Object.entries(this.routes).map(([event, r]) => {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
+    const gateway = this;
+    const listener = function (this: GatewaySocket, payload: unknown, ack: unknown): void {
+      gateway.dispatch(this, r, payload, ack);
+    };
+    return [event as keyof ClientToServerEvents, listener] as const;
+  });
+
+  /** Rate limit, validate, run; every failure is a coded ack, never a thrown error. */
+  private dispatch(socket: GatewaySocket, r: Route, payload: unknown, ack: unknown): void {
+    // A message without an ack callback has nobody to answer; drop it.
+    if (typeof ack !== 'function') return;
+    const reply = ack as (r: unknown) => void;
+    const fail = (err: unknown) => {
+      const error =
+        err instanceof GatewayError
+          ? err
+          : new GatewayError('UNAVAILABLE', 'temporarily unavailable, retry');
+      if (!(err instanceof GatewayError)) {
+        this.logger.event('error', 'socket handler failed', { socket: socket.id, error: err });
+      }
+      this.metrics.rejectedMessages.inc({ code: error.code });
+      const failure: Failure = { ok: false, error: { code: error.code, message: error.message } };
+      reply(failure);
+    };
+    try {
+      if (!socket.data.messages.take()) {
+        if (this.abusing(socket)) {
+          this.logger.event('warn', 'socket disconnected for sustained rate limit abuse', {
+            socket: socket.id,
+            user: socket.data.principal.sub,
+          });
+          socket.disconnect(true);
+          return;
+        }
+        throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
+      }
+      const dto = validateDto(r.dto, payload, 'payload');
+      const result = r.run(socket, dto, reply);
+      if (result) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** Counts a RATE_LIMITED answer; true once there were too many within the window. */
+  private abusing(socket: GatewaySocket): boolean {
+    const now = Date.now();
+    const recent = (socket.data.rejections ?? []).filter((at) => now - at < ABUSE_WINDOW_MS);
+    recent.push(now);
+    socket.data.rejections = recent;
+    return recent.length >= this.config.limits.abuseRejections;
   }
 
   handleDisconnect(socket: GatewaySocket): void {
@@ -265,26 +297,26 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   /** Warns ahead of `exp` and closes the socket at `exp` (no skew allowance for live sockets). */
   private scheduleExpiry(socket: GatewaySocket): void {
     const { expiresAt } = socket.data.principal;
-    const now = Date.now();
-    const timers: NodeJS.Timeout[] = [];
-    const warnIn = Math.max(0, expiresAt - EXPIRY_WARNING_MS - now);
-    if (warnIn < MAX_TIMER_MS) {
-      timers.push(
-        setTimeout(
-          () => socket.emit('auth:expiring', { expiresAt: new Date(expiresAt).toISOString() }),
-          warnIn,
-        ),
-      );
-    }
-    const closeIn = expiresAt - now;
-    if (closeIn < MAX_TIMER_MS) {
-      timers.push(setTimeout(() => socket.disconnect(true), Math.max(0, closeIn)));
-    }
-    this.timers.set(socket.id, timers);
+    socket.data.warnSlot = this.expiryWarnings.add(socket, expiresAt - EXPIRY_WARNING_MS);
+    socket.data.expirySlot = this.expiries.add(socket, expiresAt);
   }
 
   private clearTimers(socket: GatewaySocket): void {
-    for (const timer of this.timers.get(socket.id) ?? []) clearTimeout(timer);
-    this.timers.delete(socket.id);
+    const { warnSlot, expirySlot } = socket.data;
+    if (warnSlot !== undefined) this.expiryWarnings.cancel(socket, warnSlot);
+    if (expirySlot !== undefined) this.expiries.cancel(socket, expirySlot);
+    socket.data.warnSlot = socket.data.expirySlot = undefined;
+  }
+
+  private warnExpiry(socket: GatewaySocket): void {
+    socket.data.warnSlot = undefined;
+    socket.emit('auth:expiring', {
+      expiresAt: new Date(socket.data.principal.expiresAt).toISOString(),
+    });
+  }
+
+  private expire(socket: GatewaySocket): void {
+    socket.data.expirySlot = undefined;
+    socket.disconnect(true);
   }
 }

@@ -1,3 +1,5 @@
+import type { EventEnvelope, Snapshot } from '../events/envelope.js';
+import type { StreamRef } from '../history/event-history.port.js';
 import { bufferedBytes, closeConnection } from './connection.js';
 import type { GatewaySocket } from './socket-events.js';
 import type { ViewerConnection } from './viewer-connection.js';
@@ -5,28 +7,60 @@ import type { ViewerConnection } from './viewer-connection.js';
 /** Largest `events` frame written at once (a catch-up is split into several). */
 const CHUNK = 500;
 
-/** A Socket.IO socket as a viewer connection: rooms for live batches, emits for the rest. */
+/**
+ * A Socket.IO socket as a viewer connection: rooms for live batches, emits for
+ * the rest. A class (methods on the prototype), not an object of closures: one
+ * lives as long as each socket, and at 10,000 sockets per replica closures
+ * are kilobytes per connection.
+ */
+class SocketConnection implements ViewerConnection {
+  readonly direct = false;
+
+  constructor(private readonly socket: GatewaySocket) {}
+
+  get id(): string {
+    return this.socket.id;
+  }
+
+  isOpen(): boolean {
+    return this.socket.connected;
+  }
+
+  send(events: EventEnvelope[]): void {
+    for (let i = 0; i < events.length; i += CHUNK) {
+      this.socket.emit('events', events.slice(i, i + CHUNK));
+    }
+  }
+
+  join(room: string): void {
+    void this.socket.join(room);
+  }
+
+  leave(room: string): void {
+    void this.socket.leave(room);
+  }
+
+  bufferedBytes(): number {
+    return bufferedBytes(this.socket);
+  }
+
+  resync(projectId: string, { position, snapshot }: Snapshot): void {
+    this.socket.emit('subscription:resync', { projectId, position, snapshot });
+  }
+
+  lagged({ projectId, runId }: StreamRef, lastDeliveredId: string): void {
+    this.socket.emit('subscription:lagged', {
+      projectId,
+      ...(runId !== undefined ? { runId } : {}),
+      lastDeliveredId,
+    });
+  }
+
+  abort(): void {
+    closeConnection(this.socket, 'abort');
+  }
+}
+
 export function socketConnection(socket: GatewaySocket): ViewerConnection {
-  return {
-    id: socket.id,
-    direct: false,
-    isOpen: () => socket.connected,
-    send: (events) => {
-      for (let i = 0; i < events.length; i += CHUNK) {
-        socket.emit('events', events.slice(i, i + CHUNK));
-      }
-    },
-    join: (room) => void socket.join(room),
-    leave: (room) => void socket.leave(room),
-    bufferedBytes: () => bufferedBytes(socket),
-    resync: (projectId, { position, snapshot }) =>
-      socket.emit('subscription:resync', { projectId, position, snapshot }),
-    lagged: ({ projectId, runId }, lastDeliveredId) =>
-      socket.emit('subscription:lagged', {
-        projectId,
-        ...(runId !== undefined ? { runId } : {}),
-        lastDeliveredId,
-      }),
-    abort: () => closeConnection(socket, 'abort'),
-  };
+  return new SocketConnection(socket);
 }

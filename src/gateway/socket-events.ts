@@ -2,6 +2,7 @@ import type { Server, Socket } from 'socket.io';
 import type { ErrorBody } from '../common/errors.js';
 import type { EventEnvelope } from '../events/envelope.js';
 import type { Principal } from '../auth/principal.js';
+import type { TokenBucket } from '../common/token-bucket.js';
 import type { ViewerConnection } from './viewer-connection.js';
 
 /** The wire protocol as types: the design doc's Socket.IO tables. */
@@ -58,6 +59,13 @@ export interface SocketData {
   leaseId: string;
   /** The socket as subscriptions see it (set on connection). */
   connection: ViewerConnection;
+  /** Its client messages' rate limit. */
+  messages: TokenBucket;
+  /** When its recent RATE_LIMITED answers were sent (abuse check); absent until one is. */
+  rejections?: number[];
+  /** Where its `auth:expiring` warning and its close at `exp` are scheduled (gateway's deadline wheels). */
+  warnSlot?: number;
+  expirySlot?: number;
 }
 
 export type GatewayServer = Server<

@@ -6,7 +6,9 @@ import { createClient, createCluster, type RedisClientType, type RedisClusterTyp
 
 /** The adapter's node-redis pair: standalone or cluster (sharded pub/sub works on both). */
 type AdapterClient = RedisClientType | RedisClusterType;
-import type { Server, ServerOptions } from 'socket.io';
+import type { Server, ServerOptions, Socket } from 'socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
 import type { AppConfig } from '../config/app-config.js';
 import type { JsonLogger } from '../common/json-logger.js';
 import type { Lifecycle } from '../ops/lifecycle.js';
@@ -69,6 +71,19 @@ export class GatewayIoAdapter extends IoAdapter {
       channelPrefix: key,
       subscriptionMode: 'static',
     });
+  }
+
+  /**
+   * The gateway registers its socket handlers itself (validated, rate limited,
+   * coded acks), so Nest has none to bind; left to it, Nest would still build
+   * and keep an rxjs disconnect observable for every socket for its lifetime.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    if (handlers.length > 0) super.bindMessageHandlers(socket, handlers, transform);
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {

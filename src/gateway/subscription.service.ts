@@ -8,16 +8,11 @@ import { TypeFilter } from '../events/pattern.js';
 import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
 import { GatewayMetrics } from '../ops/metrics.js';
 import { BatchPacer } from './batch-pacer.js';
+import { ConnectionViewer, type LaggedHandler } from './connection-viewer.js';
 import { writeEventsToRoom } from './event-frames.js';
 import type { LogsSubscribeDto, SubscribeDto } from './dto/subscribe.dto.js';
 import type { GatewayServer, LogsSubscribeOk, SubscribeOk } from './socket-events.js';
-import {
-  StreamFeed,
-  type FeedMember,
-  type FeedObserver,
-  type FeedSource,
-  type FeedViewer,
-} from './stream-feed.js';
+import { StreamFeed, type FeedMember, type FeedObserver, type FeedSource } from './stream-feed.js';
 import type { ViewerConnection } from './viewer-connection.js';
 
 interface ViewerSubscription {
@@ -259,7 +254,7 @@ export class SubscriptionService implements OnModuleDestroy {
     // Subscribing again replaces the earlier subscription.
     this.remove(socket, key);
     const feed = this.feedFor(stream);
-    const member = feed.addMember(this.viewerFor(socket, stream, key), filter);
+    const member = feed.addMember(new ConnectionViewer(socket, stream, key, this.onLagged), filter);
     const sub: ViewerSubscription = { key, feed, member };
     subs.set(key, sub);
     this.metrics.subscriptions.inc();
@@ -325,30 +320,21 @@ export class SubscriptionService implements OnModuleDestroy {
     if (sub.feed.size === 0) this.release(sub.feed);
   }
 
-  private viewerFor(socket: ViewerConnection, stream: StreamRef, key: string): FeedViewer {
-    return {
-      id: socket.id,
-      direct: socket.direct,
-      send: (events) => socket.send(events),
-      join: (room) => socket.join(room),
-      leave: (room) => socket.leave(room),
-      bufferedBytes: () => socket.bufferedBytes(),
-      resync: (snapshot) => socket.resync(stream.projectId, snapshot),
-      lagged: (lastDeliveredId, reason) => {
-        socket.lagged(stream, lastDeliveredId);
-        this.remove(socket, key);
-        if (reason === 'slow') {
-          this.metrics.laggedViewers.inc();
-          this.logger.event('warn', 'slow viewer past the hard limit: lagged and disconnected', {
-            connection: socket.id,
-            stream: key,
-            lastDeliveredId,
-          });
-          socket.abort();
-        }
-      },
-    };
-  }
+  /** A feed dropped a viewer: its subscription ends here; a slow one is also disconnected. */
+  private readonly onLagged: LaggedHandler = (viewer, lastDeliveredId, reason) => {
+    const socket = viewer.connection;
+    socket.lagged(viewer.stream, lastDeliveredId);
+    this.remove(socket, viewer.key);
+    if (reason === 'slow') {
+      this.metrics.laggedViewers.inc();
+      this.logger.event('warn', 'slow viewer past the hard limit: lagged and disconnected', {
+        connection: socket.id,
+        stream: viewer.key,
+        lastDeliveredId,
+      });
+      socket.abort();
+    }
+  };
 
   private feedFor(stream: StreamRef): StreamFeed {
     const key = streamKey(stream);
