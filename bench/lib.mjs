@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { WebSocket } from 'ws';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 
@@ -29,6 +30,8 @@ export function startProcess(cmd, argv, env, readyText) {
     const onData = (c) => {
       out += c.toString();
       if (out.includes(readyText)) {
+        // Started with --inspect: where its inspector listens (see fullGc).
+        child.inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1];
         child.stdout.off('data', onData);
         child.stdout.resume();
         resolve(child);
@@ -39,6 +42,27 @@ export function startProcess(cmd, argv, env, readyText) {
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
   });
+}
+
+/**
+ * A full garbage collection in a process started with `--inspect`, through
+ * its inspector (HeapProfiler.collectGarbage), so RSS can be compared between
+ * settled heaps rather than between whatever garbage each happens to hold.
+ */
+export async function fullGc(child) {
+  if (!child.inspectorUrl) throw new Error('fullGc needs a process started with --inspect');
+  const ws = new WebSocket(child.inspectorUrl);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  await new Promise((resolve) => {
+    ws.on('message', (data) => {
+      if (JSON.parse(data.toString()).id === 1) resolve();
+    });
+    ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+  });
+  ws.close();
 }
 
 export function cpuAndRss(pid) {

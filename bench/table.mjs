@@ -44,7 +44,8 @@ const rowsFor = {
     ['connect s', (r) => r.connectSeconds, 1],
     ['connect CPU s (replicas)', (r) => r.connectCpuSeconds, 2],
     ['idle RSS MB per replica', null, 0, (r) => r.rssIdleMb.map((m) => m.toFixed(0)).join('/')],
-    ['RSS KB / connection', (r) => r.rssPerConnectionKb, 1],
+    ['RSS KB / connection (5 s idle)', (r) => r.rssPerConnectionKb, 1],
+    ['RSS KB / connection (after GC)', (r) => r.collectedRssPerConnectionKb, 1],
     ...delivery,
   ],
   recovery: [

@@ -8,7 +8,7 @@
 // - connections: N viewers connected and subscribed (RSS per connection
 //   measured while idle), then each receiving one event every few seconds.
 import { measureWindow, processMeter, viewerFleet, worker } from '../harness.mjs';
-import { cpuAndRss } from '../lib.mjs';
+import { cpuAndRss, fullGc } from '../lib.mjs';
 import { startServers, stopServers } from './servers.mjs';
 
 /** Each fan-out step publishes this much faster than the last. */
@@ -18,8 +18,11 @@ const projectIds = (n, tag) => Array.from({ length: n }, (_, i) => `${tag}${i}`)
 /** Viewers per load process: enough processes that no one of them is the bottleneck. */
 const fleetSize = (viewers) => Math.max(2, Math.ceil(viewers / 2500));
 
-async function setUp(ctx, kind, { replicas, viewers, projects }) {
-  const servers = await startServers(kind, replicas, ctx.redis.url, ctx);
+async function setUp(ctx, kind, { replicas, viewers, projects, nodeArgs = [] }) {
+  const servers = await startServers(kind, replicas, ctx.redis.url, {
+    ...ctx,
+    nodeArgs: [...ctx.nodeArgs, ...nodeArgs],
+  });
   const fleet = await viewerFleet(fleetSize(viewers));
   const publisher = await worker('publisher.mjs', 'publisher');
   const urls = servers.map((s) => s.url);
@@ -97,13 +100,31 @@ export async function ingest(ctx, kind, { rate, seconds, projects: nProjects, vi
   }
 }
 
+const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+/** The replicas' summed RSS (MB) a second after a full garbage collection in each. */
+async function rssAfterFullGc(servers) {
+  await Promise.all(servers.map((s) => fullGc(s.child)));
+  await new Promise((r) => setTimeout(r, 1000));
+  return sum(servers.map((s) => cpuAndRss(s.pid).rss));
+}
+
+/**
+ * connections: RSS growth per connection from a collected heap (a full GC
+ * after the warm-up), measured twice: five seconds after the connections, as
+ * a replica would be, with whatever garbage of the handshakes V8 has not
+ * collected yet (it varies from run to run by several KB per connection); and
+ * after a full collection, which is what the connections hold.
+ */
 export async function connections(
   ctx,
   kind,
   { viewers, projects: nProjects, everySeconds, seconds },
 ) {
   const projects = projectIds(nProjects, 'conn-');
-  const rig = await setUp(ctx, kind, { replicas: 3, viewers, projects });
+  // The inspector is how the bench collects garbage in the replicas (fullGc).
+  const nodeArgs = ['--inspect=127.0.0.1:0'];
+  const rig = await setUp(ctx, kind, { replicas: 3, viewers, projects, nodeArgs });
   try {
     // Warm each replica with one connection first, so the idle figure is
     // what the connections add, not the first-use cost of the code paths.
@@ -113,8 +134,7 @@ export async function connections(
       projects,
       token: ctx.viewerToken,
     });
-    await new Promise((r) => setTimeout(r, 1000));
-    const rssBefore = rig.servers.map((s) => cpuAndRss(s.pid).rss);
+    const rssBefore = await rssAfterFullGc(rig.servers);
     const meter = processMeter(rig.procs);
     meter.start();
     const started = Date.now();
@@ -131,8 +151,9 @@ export async function connections(
     // Idle: let handshake garbage be collected as it would be in service.
     await new Promise((r) => setTimeout(r, 5000));
     const rssIdle = rig.servers.map((s) => cpuAndRss(s.pid).rss);
-    const rssPerConnectionKb =
-      ((rssIdle.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0)) * 1024) / count;
+    const rssPerConnectionKb = ((sum(rssIdle) - rssBefore) * 1024) / count;
+    const collectedRssPerConnectionKb =
+      (((await rssAfterFullGc(rig.servers)) - rssBefore) * 1024) / count;
     const w = await windowOf(ctx, rig, projects, {
       rate: nProjects / everySeconds,
       seconds,
@@ -147,6 +168,7 @@ export async function connections(
         .reduce((s, u) => s + u.cpuSeconds, 0),
       rssIdleMb: rssIdle,
       rssPerConnectionKb,
+      collectedRssPerConnectionKb,
       passes: passes(w),
     };
   } finally {

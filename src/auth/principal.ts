@@ -12,9 +12,18 @@ export interface Principal {
   /**
    * Projects revoked for this user after the token was issued: filled from the
    * revocation store when the token is accepted, and kept up to date on live
-   * sockets as revocations arrive.
+   * sockets as revocations arrive. Replaced, never changed in place (`revoke`):
+   * nearly every principal shares `NO_REVOCATIONS`, one per live socket.
    */
-  revoked: Set<string>;
+  revoked: ReadonlySet<string>;
+}
+
+/** The `revoked` set of every principal with no revoked project. */
+export const NO_REVOCATIONS: ReadonlySet<string> = new Set();
+
+/** Records `projectId` as revoked for this principal from now on. */
+export function revoke(principal: Principal, projectId: string): void {
+  principal.revoked = new Set([...principal.revoked, projectId]);
 }
 
 export function canAccessProject(principal: Principal, projectId: string): boolean {

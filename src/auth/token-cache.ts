@@ -1,4 +1,4 @@
-import type { Principal } from './principal.js';
+import { NO_REVOCATIONS, type Principal } from './principal.js';
 
 /** Longest a verified token is trusted without verifying it again, ms. */
 const MAX_TRUST_MS = 60_000;
@@ -27,7 +27,7 @@ export class TokenCache {
       this.entries.delete(token);
       return null;
     }
-    return { ...entry.principal, revoked: new Set() };
+    return { ...entry.principal, revoked: NO_REVOCATIONS };
   }
 
   set(token: string, principal: Principal): void {
@@ -38,6 +38,6 @@ export class TokenCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(token, { principal: { ...principal, revoked: new Set() }, until });
+    this.entries.set(token, { principal: { ...principal, revoked: NO_REVOCATIONS }, until });
   }
 }

@@ -10,7 +10,7 @@ import {
 import type { AppConfig } from '../config/app-config.js';
 import { GatewayError } from '../common/errors.js';
 import { isId } from '../common/ids.js';
-import type { Principal } from './principal.js';
+import { NO_REVOCATIONS, type Principal } from './principal.js';
 import { TokenCache } from './token-cache.js';
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
@@ -79,7 +79,7 @@ export class TokenVerifier {
     }
     const principal = toPrincipal(claims);
     this.cache.set(token, principal);
-    return { ...principal, revoked: new Set() };
+    return { ...principal, revoked: NO_REVOCATIONS };
   }
 }
 
@@ -108,7 +108,7 @@ function toPrincipal(claims: JWTPayload): Principal {
     scopes: new Set(rawScope.split(' ').filter(Boolean)),
     expiresAt: claims.exp * 1000,
     issuedAt: claims.iat * 1000,
-    revoked: new Set(),
+    revoked: NO_REVOCATIONS,
   };
 }
 

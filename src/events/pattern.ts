@@ -38,6 +38,10 @@ export function matchesPattern(pattern: string, type: string): boolean {
   return compilePattern(pattern)(type);
 }
 
+/** Distinct filters kept for sharing; past this, new ones are not kept (still correct). */
+const MAX_INTERNED = 1000;
+const INTERNED = new Map<string, TypeFilter>();
+
 /**
  * A set of patterns (a client's `types`): matches when any pattern does.
  * `key` is the same for equal sets, so viewers with identical filters can share
@@ -46,7 +50,20 @@ export function matchesPattern(pattern: string, type: string): boolean {
 export class TypeFilter {
   readonly key: string;
   private readonly matchers: Matcher[];
-  private readonly cache = new Map<string, boolean>();
+  private cache: Map<string, boolean> | null = null;
+
+  /**
+   * The filter for `patterns`, shared with every subscription asking for the
+   * same set (filters are immutable but for their match cache): one lives as
+   * long as each subscription, and nearly all ask for everything.
+   */
+  static of(patterns: readonly string[] | undefined): TypeFilter {
+    const filter = new TypeFilter(patterns);
+    const known = INTERNED.get(filter.key);
+    if (known) return known;
+    if (INTERNED.size < MAX_INTERNED) INTERNED.set(filter.key, filter);
+    return filter;
+  }
 
   constructor(patterns: readonly string[] | undefined) {
     const unique = [...new Set(patterns ?? [])].sort();
@@ -60,6 +77,7 @@ export class TypeFilter {
 
   matches(type: string): boolean {
     if (this.matchers.length === 0) return true;
+    this.cache ??= new Map();
     let hit = this.cache.get(type);
     if (hit === undefined) {
       hit = this.matchers.some((m) => m(type));

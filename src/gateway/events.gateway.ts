@@ -6,7 +6,7 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import { Authenticator } from '../auth/authenticator.js';
-import { canAccessProject, type Principal } from '../auth/principal.js';
+import { canAccessProject, NO_REVOCATIONS, revoke, type Principal } from '../auth/principal.js';
 import type { Revocation } from '../auth/revocation/revocation-store.port.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
 import { DeadlineWheel } from '../common/deadline-wheel.js';
@@ -250,7 +250,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   }
 
   private revokeProject(socket: GatewaySocket, projectId: string): void {
-    socket.data.principal.revoked.add(projectId);
+    revoke(socket.data.principal, projectId);
     this.subscriptions.dropProjects(socket.data.connection, (p) => p !== projectId);
     socket.emit('access:revoked', { projectId });
   }
@@ -260,7 +260,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     for (const [, sockets] of this.byUser) {
       for (const socket of [...sockets]) {
         const current = socket.data.principal;
-        const fresh: Principal = { ...current, revoked: new Set() };
+        const fresh: Principal = { ...current, revoked: NO_REVOCATIONS };
         try {
           await this.revocations.admit(fresh);
         } catch (err) {

@@ -118,7 +118,7 @@ export class SubscriptionService implements OnModuleDestroy {
     return this.start(
       socket,
       stream,
-      new TypeFilter(dto.types),
+      TypeFilter.of(dto.types),
       async () => {
         const replay = dto.since ? await this.readAllAfter(stream, dto.since) : null;
         if (replay) {
@@ -157,7 +157,7 @@ export class SubscriptionService implements OnModuleDestroy {
     return this.start(
       socket,
       stream,
-      new TypeFilter(undefined),
+      TypeFilter.of(undefined),
       async () => {
         const from = dto.since ?? '0-0';
         const replay = await this.readAllAfter(stream, from);

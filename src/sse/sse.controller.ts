@@ -15,7 +15,7 @@ import type { Request, Response } from 'express';
 import { requireProject } from '../auth/access.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { HttpAuthGuard, bearerToken, type AuthedRequest } from '../auth/http-auth.guard.js';
-import type { Principal } from '../auth/principal.js';
+import { NO_REVOCATIONS, type Principal } from '../auth/principal.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
 import { GatewayError } from '../common/errors.js';
 import { ID_PATTERN, STREAM_ID_PATTERN, isId } from '../common/ids.js';
@@ -160,7 +160,7 @@ export class SseController {
       scopes: new Set(grant.scopes),
       expiresAt: grant.expiresAt,
       issuedAt: grant.issuedAt,
-      revoked: new Set(),
+      revoked: NO_REVOCATIONS,
     });
   }
 }

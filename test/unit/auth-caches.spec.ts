@@ -1,4 +1,4 @@
-import type { Principal } from '../../src/auth/principal.js';
+import { revoke, type Principal } from '../../src/auth/principal.js';
 import { CachedRevocationStore } from '../../src/auth/revocation/cached-revocation-store.js';
 import type {
   Revocation,
@@ -22,7 +22,8 @@ describe('verified token cache', () => {
     cache.set('short', principal(30_000));
     cache.set('long', principal(3_600_000));
     const copy = cache.get('short')!;
-    copy.revoked.add('p');
+    revoke(copy, 'p');
+    expect(copy.revoked.has('p')).toBe(true);
     expect(cache.get('short')!.revoked.size).toBe(0);
     now = 30_000;
     expect(cache.get('short')).toBeNull();

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '../../common/errors.js';
-import type { Principal } from '../principal.js';
+import { revoke, type Principal } from '../principal.js';
 import { revokes } from './revocation-rule.js';
 import {
   REVOCATION_STORE,
@@ -36,7 +36,7 @@ export class RevocationService {
     for (const [key, at] of records) {
       if (!revokes(at, principal.issuedAt)) continue;
       if (key === '*') throw new GatewayError('UNAUTHORIZED', 'token revoked');
-      principal.revoked.add(key);
+      revoke(principal, key);
     }
     return principal;
   }
