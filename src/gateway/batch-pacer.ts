@@ -2,10 +2,15 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 /** Window when the replica is idle, ms: a lone event goes out almost at once. */
 export const IDLE_WINDOW_MS = 2;
-/** Event-loop utilization up to which the idle window holds. */
-const CALM = 0.25;
+/**
+ * Event-loop utilization up to which the idle window holds. Low on purpose:
+ * once the hot paths got cheap, a replica writing a frame per socket every
+ * few milliseconds sat at 20-40% utilization, under a higher threshold, and
+ * spent its time (and its viewers' time) on frames of two or three events.
+ */
+const CALM = 0.1;
 /** Utilization from which the full window (the configured bound) applies. */
-const BUSY = 0.75;
+const BUSY = 0.5;
 /** How often utilization is sampled, ms. */
 const SAMPLE_MS = 200;
 
@@ -40,9 +45,9 @@ export class BatchPacer {
     return this.window;
   }
 
-  /** Feeds the pacer one utilization reading (0..1); smoothed over the last few. */
+  /** Feeds the pacer one utilization reading (0..1); smoothed over the last second or so. */
   observe(utilization: number): void {
-    this.smoothed = this.smoothed * 0.5 + utilization * 0.5;
+    this.smoothed = this.smoothed * 0.7 + utilization * 0.3;
     const idle = Math.min(IDLE_WINDOW_MS, this.boundMs);
     const busy = Math.min(1, Math.max(0, (this.smoothed - CALM) / (BUSY - CALM)));
     this.window = Math.round(idle + (this.boundMs - idle) * busy);

@@ -9,12 +9,12 @@ describe('BatchPacer: the live batch window follows event-loop load', () => {
   it('starts at the idle window and stays there while the loop is calm', () => {
     const pacer = new BatchPacer(25);
     expect(pacer.windowMs).toBe(IDLE_WINDOW_MS);
-    expect(settle(pacer, 0.1)).toBe(IDLE_WINDOW_MS);
+    expect(settle(pacer, 0.05)).toBe(IDLE_WINDOW_MS);
   });
 
   it('widens with load up to the configured bound, never past it', () => {
     const pacer = new BatchPacer(25);
-    const windows = [0.3, 0.5, 0.7, 0.9, 1].map((u) => settle(pacer, u));
+    const windows = [0.15, 0.3, 0.45, 0.6, 1].map((u) => settle(pacer, u));
     expect(windows).toEqual([...windows].sort((a, b) => a - b));
     expect(windows[0]).toBeGreaterThan(IDLE_WINDOW_MS);
     expect(windows[1]).toBeLessThan(25);
