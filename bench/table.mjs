@@ -35,7 +35,15 @@ const rowsFor = {
       'steps (ev/s:p99)',
       null,
       0,
-      (r) => r.steps.map((s) => `${s.rate}:${s.p99}${s.lost ? 'L' : ''}`).join(' '),
+      // A rate run twice (it failed once) shows as rate:p99/p99.
+      (r) =>
+        r.steps
+          .map(
+            (s) =>
+              `${s.retry ? '/' : ' '}${s.retry ? '' : `${s.rate}:`}${s.p99}${s.lost ? 'L' : ''}`,
+          )
+          .join('')
+          .trim(),
     ],
     ...delivery,
   ],

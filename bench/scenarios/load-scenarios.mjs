@@ -3,7 +3,8 @@
 // raw-WebSocket clients in separate processes, a separate publisher.
 //
 // - fanout: V viewers over 10 projects; the publish rate steps up (x1.4)
-//   until p99 passes 100 ms, an event is lost, or deliveries fall behind.
+//   until p99 passes 100 ms, an event is lost, or deliveries fall behind, at
+//   the same rate twice in a row.
 // - ingest: a fixed rate over 100 projects with 10 viewers each.
 // - connections: N viewers connected and subscribed (RSS per connection
 //   measured while idle), then each receiving one event every few seconds.
@@ -69,13 +70,19 @@ export async function fanout(ctx, kind, { viewers, startRate, maxSteps, seconds 
     await warmUp(ctx, rig, projects, startRate, 10);
     const steps = [];
     let rate = startRate;
-    for (let i = 0; i < maxSteps; i++) {
+    const step = async (retry) => {
       const w = await windowOf(ctx, rig, projects, { rate, seconds, tickMs: 10 });
-      steps.push(w);
+      steps.push({ ...w, retry });
       ctx.log(
-        `  ${kind} fanout ${viewers}: ${rate} ev/s -> p99 ${w.p99} ms, lost ${w.lost}, ${Math.round(w.deliveredPerSec)} deliveries/s`,
+        `  ${kind} fanout ${viewers}: ${rate} ev/s${retry ? ' (again)' : ''} -> p99 ${w.p99} ms, lost ${w.lost}, ${Math.round(w.deliveredPerSec)} deliveries/s`,
       );
-      if (!passes(w)) break;
+      return w;
+    };
+    for (let i = 0; i < maxSteps; i++) {
+      // A failed step is run once more: on this shared machine a stall of a
+      // few tens of ms in any process fails a 3 s step now and then. The
+      // climb stops when a rate fails twice in a row (both sides alike).
+      if (!passes(await step(false)) && !passes(await step(true))) break;
       rate = Math.round(rate * STEP);
     }
     const passing = steps.filter(passes);
