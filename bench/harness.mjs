@@ -169,6 +169,7 @@ export async function measureWindow({ servers, fleet, publisher, procs, run, gra
     seconds: published.seconds,
     published: Object.values(published.ranges).reduce((s, [a, b]) => s + b - a, 0),
     publishFailures: published.failures,
+    publishRefusals: published.refusals,
     requests: published.requests,
     deliveredPerSec: stats.unique / published.seconds,
     expected: stats.expected,

@@ -46,6 +46,8 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
   const perTick = (rate * tickMs) / 1000;
   const ranges = Object.fromEntries(projects.map((p) => [p, [next.get(p) ?? 0, next.get(p) ?? 0]]));
   let failures = 0;
+  /** Refused requests by HTTP status (0: the request itself failed), to say why. */
+  const refusals = {};
   let requests = 0;
   let carry = 0;
   let round = 0;
@@ -79,7 +81,10 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
       );
       const p = post(`${url}/api/projects/${projectId}/events`, token, body)
         .then((status) => {
-          if (status !== 202) failures += seqs.length;
+          if (status !== 202) {
+            failures += seqs.length;
+            refusals[status] = (refusals[status] ?? 0) + 1;
+          }
         })
         .finally(() => inflight.delete(p));
       inflight.add(p);
@@ -91,6 +96,7 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
     id,
     ranges,
     failures,
+    refusals,
     requests,
     seconds: (performance.now() - started) / 1000,
   });

@@ -74,7 +74,7 @@ export async function fanout(ctx, kind, { viewers, startRate, maxSteps, seconds 
       const w = await windowOf(ctx, rig, projects, { rate, seconds, tickMs: 10 });
       steps.push({ ...w, retry });
       ctx.log(
-        `  ${kind} fanout ${viewers}: ${rate} ev/s${retry ? ' (again)' : ''} -> p99 ${w.p99} ms, lost ${w.lost}, ${Math.round(w.deliveredPerSec)} deliveries/s`,
+        `  ${kind} fanout ${viewers}: ${rate} ev/s${retry ? ' (again)' : ''} -> p99 ${w.p99} ms, lost ${w.lost}, ${Math.round(w.deliveredPerSec)} deliveries/s${w.publishFailures ? `, refused requests by status ${JSON.stringify(w.publishRefusals)}` : ''}`,
       );
       return w;
     };
