@@ -2,6 +2,7 @@
 // readiness on stdout, CPU and RSS from /proc, and the two servers under test.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,39 @@ export async function fullGc(child) {
     ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
   });
   ws.close();
+}
+
+/** Node flags that make a server write a V8 CPU profile to artifacts/profiles on a clean exit. */
+export const PROFILE_NODE_ARGS = [
+  '--cpu-prof',
+  `--cpu-prof-dir=${join(root, 'artifacts', 'profiles')}`,
+];
+
+/**
+ * POSTs a JSON `body` with a bearer `token` through `agent` (keep-alive);
+ * resolves with the status, 0 when the request itself failed.
+ */
+export function postJson(url, { agent, token, body }) {
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: `Bearer ${token}`,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
 }
 
 export function cpuAndRss(pid) {

@@ -6,16 +6,23 @@
 // Each request carries 10 events (as the ingest scenario's do), 32 in flight
 // over keep-alive connections. --profile writes V8 CPU profiles of both
 // servers to artifacts/profiles.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { baseline, cpuAndRss, freePort, gateway, parseArgs, root, startRedis } from './lib.mjs';
+import {
+  baseline,
+  cpuAndRss,
+  freePort,
+  gateway,
+  parseArgs,
+  postJson,
+  PROFILE_NODE_ARGS,
+  startRedis,
+} from './lib.mjs';
 
 const args = parseArgs();
 const requests = Number(args.requests ?? 8000);
-const nodeArgs =
-  'profile' in args ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'artifacts', 'profiles')}`] : [];
+const nodeArgs = 'profile' in args ? PROFILE_NODE_ARGS : [];
 const IN_FLIGHT = 32;
 const WARM_UP = 2000;
 
@@ -36,29 +43,6 @@ const body = JSON.stringify(
   })),
 );
 
-function post(url) {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          authorization: `Bearer ${token}`,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
-}
-
 /** `n` requests over 100 projects, IN_FLIGHT at a time; resolves with the refused count. */
 async function publish(url, n) {
   let refused = 0;
@@ -66,7 +50,12 @@ async function publish(url, n) {
   const lane = async () => {
     while (next < n) {
       const i = next++;
-      if ((await post(`${url}/api/projects/p${i % 100}/events`)) !== 202) refused++;
+      const status = await postJson(`${url}/api/projects/p${i % 100}/events`, {
+        agent,
+        token,
+        body,
+      });
+      if (status !== 202) refused++;
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));

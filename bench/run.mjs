@@ -9,9 +9,8 @@
 // --profile: the replicas (ours and the baseline's) write V8 CPU profiles to artifacts/profiles.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { parseArgs, root, startRedis } from './lib.mjs';
+import { parseArgs, PROFILE_NODE_ARGS, startRedis } from './lib.mjs';
 import { STEP, connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
 import { recovery } from './scenarios/recovery.mjs';
 import { printTable } from './table.mjs';
@@ -27,7 +26,7 @@ const profile = 'profile' in args;
 const ctx = {
   secret,
   profile,
-  nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'artifacts', 'profiles')}`] : [],
+  nodeArgs: profile ? PROFILE_NODE_ARGS : [],
   viewerToken: sign({ sub: 'bench-viewer', projects: ['*'] }),
   serviceToken: sign({ sub: 'bench-publisher', projects: ['*'], scope: 'events:publish' }),
   log: (line) => console.log(line),

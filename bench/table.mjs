@@ -38,10 +38,7 @@ const rowsFor = {
       // A rate run twice (it failed once) shows as rate:p99/p99.
       (r) =>
         r.steps
-          .map(
-            (s) =>
-              `${s.retry ? '/' : ' '}${s.retry ? '' : `${s.rate}:`}${s.p99}${s.lost ? 'L' : ''}`,
-          )
+          .map((s) => `${s.retry ? '/' : ` ${s.rate}:`}${s.p99}${s.lost ? 'L' : ''}`)
           .join('')
           .trim(),
     ],

@@ -10,33 +10,10 @@
 // `{ ranges: { projectId: [from, to) }, failures, requests }` once every
 // request has been answered; events refused (not 202) are counted as
 // failures.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { postJson } from '../lib.mjs';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** POSTs `body`; resolves with the status (0 when the request failed). */
-function post(url, token, body) {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          authorization: `Bearer ${token}`,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
-}
 
 /** Next sequence number per project: sequences continue across runs. */
 const next = new Map();
@@ -79,7 +56,7 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
           data: { taskId: String(seq), from: null, to: 'planning' },
         })),
       );
-      const p = post(`${url}/api/projects/${projectId}/events`, token, body)
+      const p = postJson(`${url}/api/projects/${projectId}/events`, { agent, token, body })
         .then((status) => {
           if (status !== 202) {
             failures += seqs.length;

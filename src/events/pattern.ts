@@ -38,6 +38,11 @@ export function matchesPattern(pattern: string, type: string): boolean {
   return compilePattern(pattern)(type);
 }
 
+const uniqueSorted = (patterns: readonly string[] | undefined): string[] =>
+  [...new Set(patterns ?? [])].sort();
+/** The same for equal sets of patterns; `*` for none (everything). */
+const keyOf = (unique: readonly string[]): string => (unique.length === 0 ? '*' : unique.join(','));
+
 /** Distinct filters kept for sharing; past this, new ones are not kept (still correct). */
 const MAX_INTERNED = 1000;
 const INTERNED = new Map<string, TypeFilter>();
@@ -58,16 +63,17 @@ export class TypeFilter {
    * long as each subscription, and nearly all ask for everything.
    */
   static of(patterns: readonly string[] | undefined): TypeFilter {
-    const filter = new TypeFilter(patterns);
-    const known = INTERNED.get(filter.key);
+    const unique = uniqueSorted(patterns);
+    const known = INTERNED.get(keyOf(unique));
     if (known) return known;
+    const filter = new TypeFilter(unique);
     if (INTERNED.size < MAX_INTERNED) INTERNED.set(filter.key, filter);
     return filter;
   }
 
   constructor(patterns: readonly string[] | undefined) {
-    const unique = [...new Set(patterns ?? [])].sort();
-    this.key = unique.length === 0 ? '*' : unique.join(',');
+    const unique = uniqueSorted(patterns);
+    this.key = keyOf(unique);
     this.matchers = unique.map(compilePattern);
   }
 

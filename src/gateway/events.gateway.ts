@@ -26,7 +26,7 @@ import {
   UnsubscribeDto,
 } from './dto/subscribe.dto.js';
 import { handshakeAuth } from './handshake-auth.js';
-import { socketConnection } from './socket-connection.js';
+import { SocketConnection } from './socket-connection.js';
 import type {
   Ack,
   ClientToServerEvents,
@@ -104,8 +104,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   handleConnection(socket: GatewaySocket): void {
     this.metrics.connectedSockets.inc();
-    const conn = socketConnection(socket);
-    socket.data.connection = conn;
+    socket.data.connection = new SocketConnection(socket);
     socket.data.messages = new TokenBucket(this.config.limits.messagesPerSecond);
     this.index(socket);
     for (const [event, listener] of this.listeners) socket.on(event, listener);
@@ -204,7 +203,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   handleDisconnect(socket: GatewaySocket): void {
     this.metrics.connectedSockets.dec();
     if (socket.data.connection) this.subscriptions.dropConnection(socket.data.connection);
-    this.clearTimers(socket);
+    this.cancelExpiry(socket);
     this.unindex(socket);
     if (socket.data.leaseId) this.leases.release(socket.data.leaseId);
   }
@@ -230,7 +229,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.subscriptions.dropProjects(socket.data.connection, (projectId) =>
       canAccessProject(principal, projectId),
     );
-    this.clearTimers(socket);
+    this.cancelExpiry(socket);
     this.scheduleExpiry(socket);
     return principal;
   }
@@ -301,7 +300,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     socket.data.expirySlot = this.expiries.add(socket, expiresAt);
   }
 
-  private clearTimers(socket: GatewaySocket): void {
+  private cancelExpiry(socket: GatewaySocket): void {
     const { warnSlot, expirySlot } = socket.data;
     if (warnSlot !== undefined) this.expiryWarnings.cancel(socket, warnSlot);
     if (expirySlot !== undefined) this.expiries.cancel(socket, expirySlot);

@@ -13,7 +13,7 @@ const CHUNK = 500;
  * lives as long as each socket, and at 10,000 sockets per replica closures
  * are kilobytes per connection.
  */
-class SocketConnection implements ViewerConnection {
+export class SocketConnection implements ViewerConnection {
   readonly direct = false;
 
   constructor(private readonly socket: GatewaySocket) {}
@@ -59,8 +59,4 @@ class SocketConnection implements ViewerConnection {
   abort(): void {
     closeConnection(this.socket, 'abort');
   }
-}
-
-export function socketConnection(socket: GatewaySocket): ViewerConnection {
-  return new SocketConnection(socket);
 }

@@ -162,19 +162,18 @@ describe('client library against real replicas', () => {
 
   it('falls back to SSE when WebSocket is blocked, to polling when SSE is too, and goes back up when it can', async () => {
     const proxy = await BlockingProxy.start(replicas[0].url);
+    // Short probes and timeouts, so each fallback and upgrade happens within the test.
+    const options = () => ({
+      url: proxy.url,
+      token: token(),
+      pollIntervalMs: 200,
+      upgradeProbeMs: 500,
+      connectTimeoutMs: 2000,
+    });
     try {
       proxy.blockWebSocket = true;
       const p = project();
-      const f = follow(
-        {
-          url: proxy.url,
-          token: token(),
-          pollIntervalMs: 200,
-          upgradeProbeMs: 500,
-          connectTimeoutMs: 2000,
-        },
-        p,
-      );
+      const f = follow(options(), p);
       await f.live('sse');
       await publish(replicas[1], p, 3);
       await eventually(() => Promise.resolve(f.seen.length === 3));
@@ -182,16 +181,7 @@ describe('client library against real replicas', () => {
       // SSE blocked as well: the next connection ends up polling.
       proxy.blockSse = true;
       f.client.close();
-      const g = follow(
-        {
-          url: proxy.url,
-          token: token(),
-          pollIntervalMs: 200,
-          upgradeProbeMs: 500,
-          connectTimeoutMs: 2000,
-        },
-        p,
-      );
+      const g = follow(options(), p);
       await g.live('polling');
       await publish(replicas[1], p, 3);
       await eventually(() => Promise.resolve(g.seen.length === 3));

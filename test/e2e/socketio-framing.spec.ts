@@ -5,10 +5,10 @@ import {
   parseFrame,
   socketUrl,
 } from '../../load/lib/socketio.js';
-import { GatewayProcess } from '../support/gateway-process.js';
+import type { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
-import { RedisServer } from '../support/redis-server.js';
 import { openSession } from '../support/socketio-session.js';
+import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 
 describe('Socket.IO framing used by the k6 scripts', () => {
@@ -43,21 +43,15 @@ describe('Socket.IO framing used by the k6 scripts', () => {
   });
 
   describe('against a real replica over a real WebSocket', () => {
-    let redis: RedisServer;
+    let stack: TestStack;
     let replica: GatewayProcess;
 
     beforeAll(async () => {
-      redis = await RedisServer.start();
-      replica = await GatewayProcess.start({
-        REDIS_URL: redis.url,
-        REDIS_KEY_PREFIX: `fr${process.pid}`,
-      });
+      stack = await TestStack.start({ replicas: 1, prefix: `fr${process.pid}` });
+      [replica] = stack.replicas;
     }, 30_000);
 
-    afterAll(async () => {
-      await replica?.kill();
-      await redis?.stop();
-    });
+    afterAll(() => stack?.stop());
 
     const open = (auth: unknown) => openSession(replica.url, auth);
 

@@ -1,8 +1,8 @@
 import type WebSocket from 'ws';
-import { GatewayProcess } from '../support/gateway-process.js';
+import type { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
-import { RedisServer } from '../support/redis-server.js';
 import { openSession } from '../support/socketio-session.js';
+import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 
 interface RawViewer {
@@ -19,21 +19,15 @@ interface RawViewer {
  * them decode to the very same events.
  */
 describe('events on the wire: one batch, compressed once for viewers that accept it', () => {
-  let redis: RedisServer;
+  let stack: TestStack;
   let replica: GatewayProcess;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    replica = await GatewayProcess.start({
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `wc${process.pid}`,
-    });
+    stack = await TestStack.start({ replicas: 1, prefix: `wc${process.pid}` });
+    [replica] = stack.replicas;
   }, 30_000);
 
-  afterAll(async () => {
-    await replica?.kill();
-    await redis?.stop();
-  });
+  afterAll(() => stack?.stop());
 
   const viewer = async (
     projectId: string,

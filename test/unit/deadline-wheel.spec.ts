@@ -70,14 +70,15 @@ describe('deadline wheel', () => {
   });
 
   it('fires on its own timer', async () => {
-    const real = new DeadlineWheel<string>((item) => fired.push(item), 10);
-    const done = new Promise<void>((resolve) => {
-      const wait = new DeadlineWheel<string>(() => resolve(), 10);
-      wait.add('x', Date.now() + 30);
+    let real!: DeadlineWheel<string>;
+    const due = new Promise<void>((resolve) => {
+      real = new DeadlineWheel<string>((item) => {
+        fired.push(item);
+        resolve();
+      }, 10);
     });
     real.add('y', Date.now() + 20);
-    await done;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await due;
     expect(fired).toContain('y');
     real.stop();
   });
