@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { GatewayError } from './errors.js';
+import { isFlatDto } from './flat-dto.js';
 import { findUnsafeInput, isPlainObject } from './plain-object.js';
 
 export interface FieldProblem {
@@ -41,7 +42,7 @@ export function validateDto<T extends object>(
       { path: pathPrefix || '(root)', problem: unsafe },
     ]);
   }
-  const instance = plainToInstance(cls, input);
+  const instance = isFlatDto(cls) ? Object.assign(new cls(), input) : plainToInstance(cls, input);
   const errors = validateSync(instance, {
     whitelist: true,
     forbidNonWhitelisted: true,

@@ -3,7 +3,6 @@ import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import type { BusSubscription } from '../events/event-bus.port.js';
 import type { TypeFilter } from '../events/pattern.js';
 import type { StreamRef } from '../history/event-history.port.js';
-import { IDLE_WINDOW_MS } from './batch-pacer.js';
 import { SlowQueue } from './slow-queue.js';
 
 /** One socket's subscription to one stream, as the feed sees it. */
@@ -120,6 +119,8 @@ export class StreamFeed {
   /** Bumped by every resync: a viewer that read history across one must read again. */
   generation = 0;
   private readonly members = new Set<FeedMember>();
+  /** Members reading history or armed: they buffer every live event themselves. */
+  private readonly catchingUp = new Set<FeedMember>();
   private readonly groups = new Map<string, FilterGroup>();
   private pending: EventEnvelope[] = [];
   /** Last id of the last batch written to the groups: what every live member has been served. */
@@ -127,6 +128,12 @@ export class StreamFeed {
   /** Highest id received (or known to be covered); null until live. */
   private cursor: string | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
+  /** A leading-edge flush is queued for the end of this turn. */
+  private flushQueued = false;
+  private readonly flushNow = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
   /** When the last batch was written (ms epoch): paces the next one. */
   private lastFlushAt = 0;
   private slowTimer: NodeJS.Timeout | null = null;
@@ -196,6 +203,7 @@ export class StreamFeed {
       queue: null,
     };
     this.members.add(member);
+    this.catchingUp.add(member);
     return member;
   }
 
@@ -233,6 +241,7 @@ export class StreamFeed {
 
   removeMember(member: FeedMember): void {
     if (!this.members.delete(member)) return;
+    this.catchingUp.delete(member);
     const group = member.group;
     if (group) {
       if (member.state === 'live') {
@@ -317,6 +326,7 @@ export class StreamFeed {
     this.pending = [];
     this.recoveryBuffer = [];
     this.members.clear();
+    this.catchingUp.clear();
     this.groups.clear();
     this.slowCount = 0;
   }
@@ -325,21 +335,30 @@ export class StreamFeed {
     if (this.cursor !== null && compareStreamIds(event.id, this.cursor) <= 0) return;
     this.cursor = event.id;
     this.pending.push(event);
-    for (const member of this.members) {
-      if (member.state !== 'reading' && member.state !== 'armed') continue;
+    for (const member of this.catchingUp) {
       member.buffer.push(event);
       if (member.state === 'armed' && compareStreamIds(event.id, member.threshold) >= 0) {
         this.goLive(member);
       }
     }
-    if (!this.batchTimer) {
-      // Leading edge: an event after a quiet spell leaves after the idle window;
-      // a busy stream gathers until a window has passed since its last batch,
-      // so a feed writes at most one batch per window (one write per viewer each).
-      const window = this.options.batchWindowMs();
-      const sinceLast = Date.now() - this.lastFlushAt;
-      const delay = Math.max(Math.min(IDLE_WINDOW_MS, window), window - sinceLast);
-      this.batchTimer = setTimeout(() => this.flush(), delay);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.batchTimer || this.flushQueued) return;
+    // Leading edge: an event after a quiet spell leaves at the end of this
+    // turn of the event loop (with whatever else arrived in the same read
+    // from Redis), never waiting for a timer: under load a timer fires only
+    // after the rest of a long loop iteration, which was most of the
+    // latency a busy replica added. A busy stream gathers until a window has
+    // passed since its last batch, so a feed writes at most one batch per
+    // window (one write per viewer each).
+    const wait = this.options.batchWindowMs() - (Date.now() - this.lastFlushAt);
+    if (wait <= 0) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
+    } else {
+      this.batchTimer = setTimeout(this.flushNow, wait);
     }
   }
 
@@ -358,6 +377,7 @@ export class StreamFeed {
   }
 
   private enterGroup(member: FeedMember): void {
+    this.catchingUp.delete(member);
     const group = this.group(member.filter);
     group.members.add(member);
     member.group = group;

@@ -66,6 +66,8 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
   const history: EventEnvelope[] = [];
   let lost = false;
   const viewers: FakeViewer[] = [];
+  /** Ids of each batch written to the room. */
+  const batches: string[][] = [];
   const source: FeedSource = {
     listen: () => Promise.resolve({ projectId: 'p', pattern: '*' }),
     lastId: () => Promise.resolve(history.at(-1)?.id ?? options.lastId ?? '0-0'),
@@ -89,6 +91,7 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
       hardLimitBytes: 5000,
       roomFor: () => 'room',
       emitToRoom: (room, events) => {
+        batches.push(events.map((e) => e.id));
         for (const v of viewers) if (v.rooms.has(room)) v.received.push(...events);
       },
     },
@@ -109,6 +112,7 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
   };
   return {
     feed,
+    batches,
     history,
     viewer,
     join,
@@ -122,6 +126,11 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
+/** Lets the current turn end (leading-edge batches go out), then moves the clock. */
+const tick = async (ms: number) => {
+  await settle();
+  jest.advanceTimersByTime(ms);
+};
 
 describe('stream feed', () => {
   beforeEach(() =>
@@ -129,8 +138,8 @@ describe('stream feed', () => {
   );
   afterEach(() => jest.useRealTimers());
 
-  it('batches live events per window and writes each batch once to the room', async () => {
-    const { feed, viewer, join, publish } = setup();
+  it('writes what arrives in one turn as one batch at its end, once to the room', async () => {
+    const { feed, viewer, join, publish, batches } = setup();
     await feed.ready;
     const a = viewer('a');
     const b = viewer('b');
@@ -139,9 +148,26 @@ describe('stream feed', () => {
     publish(ev(1));
     publish(ev(2));
     expect(a.received).toEqual([]);
-    jest.advanceTimersByTime(5);
+    await settle();
+    expect(batches).toEqual([['1-0', '2-0']]);
     expect(a.ids()).toEqual(['1-0', '2-0']);
     expect(b.ids()).toEqual(['1-0', '2-0']);
+  });
+
+  it('gathers a busy stream for a window after its last batch before writing again', async () => {
+    const { feed, viewer, join, publish, batches } = setup();
+    await feed.ready;
+    join(viewer('a'));
+    publish(ev(1));
+    await settle();
+    publish(ev(2)); // within the window after the batch of 1
+    await settle();
+    publish(ev(3));
+    await settle();
+    expect(batches).toEqual([['1-0']]);
+    await tick(5);
+    expect(batches).toEqual([['1-0'], ['2-0', '3-0']]);
+    expect(feed.timers).toBe(0);
   });
 
   it('a viewer whose history read ended past what the feed has received goes live only when that event arrives', async () => {
@@ -160,7 +186,7 @@ describe('stream feed', () => {
     publish(ev(3));
     expect(v.rooms.has('room')).toBe(true);
     publish(ev(4));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     expect(v.ids()).toEqual(['1-0', '2-0', '3-0', '4-0']);
   });
 
@@ -177,7 +203,7 @@ describe('stream feed', () => {
     feed.recover();
     await settle();
     publish(ev(5));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     expect(v.ids()).toEqual(['1-0', '2-0', '3-0', '4-0', '5-0']);
   });
 
@@ -187,7 +213,7 @@ describe('stream feed', () => {
     const v = viewer('v');
     join(v);
     publish(ev(1));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     feed.hold();
     loseHistory();
     history.splice(0, history.length, ev(7));
@@ -196,7 +222,7 @@ describe('stream feed', () => {
     expect(v.resyncs).toEqual([{ position: '7-0', snapshot: {} }]);
     publish(ev(7)); // already in the snapshot
     publish(ev(8));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     expect(v.ids()).toEqual(['1-0', '8-0']);
     expect(feed.generation).toBe(1);
   });
@@ -223,15 +249,15 @@ describe('stream feed', () => {
     join(fast);
     slow.buffered = 2000;
     publish(ev(1));
-    jest.advanceTimersByTime(5); // written, then found over the soft limit
+    await tick(5); // written, then found over the soft limit
     expect(slow.rooms.size).toBe(0);
     expect(feed.slowMembers).toBe(1);
     for (let ms = 2; ms < 12; ms++) publish(sample(ms, ms % 2 ? 'a' : 'b'));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     expect(slow.ids()).toEqual(['1-0']);
     expect(fast.received).toHaveLength(11);
     slow.buffered = 400; // under half the soft limit
-    jest.advanceTimersByTime(50);
+    await tick(50);
     expect(slow.ids()).toEqual(['1-0', '10-0', '11-0']);
     expect(slow.rooms.has('room')).toBe(true);
     expect(feed.slowMembers).toBe(0);
@@ -245,11 +271,11 @@ describe('stream feed', () => {
     join(v);
     v.buffered = 4500;
     publish(ev(1));
-    jest.advanceTimersByTime(5);
+    await tick(5);
     publish(
       ev(2, 'subtask.unblocked', { subtaskId: 's', taskId: 't', unblockedBy: 'x'.repeat(600) }),
     );
-    jest.advanceTimersByTime(5);
+    await tick(5);
     expect(v.lags).toEqual([{ lastDeliveredId: '1-0', reason: 'slow' }]);
     expect(feed.size).toBe(0);
     expect(feed.slowMembers).toBe(0);

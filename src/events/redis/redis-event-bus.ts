@@ -5,6 +5,7 @@ import { withRedis } from '../../redis/redis-errors.js';
 import type { EventHistory } from '../../history/event-history.port.js';
 import { BaseEventBus, type BusOptions } from '../base-event-bus.js';
 import type { EventEnvelope } from '../envelope.js';
+import { rememberText } from '../wire-text.js';
 
 export interface RedisBusOptions extends BusOptions {
   keys: RedisKeys;
@@ -75,6 +76,7 @@ export class RedisEventBus extends BaseEventBus {
       this.busOptions.onError?.(`message on ${channel}`, err);
       return;
     }
+    rememberText(events, message);
     this.deliver(projectId, events);
   }
 }
