@@ -11,12 +11,21 @@ import type { GatewayServer } from './socket-events.js';
  */
 const WINDOW_BITS = 12;
 /**
- * zlib's memLevel for that stream. Each batch gets a fresh deflate state, and
- * at the default (8) setting it up (a 64 KiB hash table cleared, buffers
- * allocated) costs more than compressing a few KiB of JSON; 4 deflates the
- * same batches to the same size about a quarter faster.
+ * How each batch is deflated. Every batch gets a fresh deflate state, so what
+ * it costs to set one up counts as much as compressing: memLevel 4 (the
+ * default 8 clears a 64 KiB hash table per call), a 2 KiB output chunk (the
+ * default is a fresh 16 KiB buffer per call; compressed batches are
+ * smaller, and a larger one takes more chunks) and the fastest level, which
+ * compresses these JSON batches about 4% worse in 40% less time. Bytes on
+ * the wire stay at about a tenth of uncompressed Socket.IO's.
  */
-const MEM_LEVEL = 4;
+const DEFLATE_OPTIONS = {
+  finishFlush: constants.Z_SYNC_FLUSH,
+  windowBits: WINDOW_BITS,
+  memLevel: 4,
+  chunkSize: 2048,
+  level: constants.Z_BEST_SPEED,
+};
 /** Frames smaller than this go out plain: deflate saves little on them. */
 const MIN_COMPRESS_BYTES = 256;
 const EXTENSION = 'permessage-deflate';
@@ -92,11 +101,7 @@ export class EventsFrame {
     if (this.deflatedFrame === undefined) {
       this.deflatedFrame = null;
       if (this.payload.length >= MIN_COMPRESS_BYTES) {
-        const out = deflateRawSync(this.payload, {
-          finishFlush: constants.Z_SYNC_FLUSH,
-          windowBits: WINDOW_BITS,
-          memLevel: MEM_LEVEL,
-        });
+        const out = deflateRawSync(this.payload, DEFLATE_OPTIONS);
         // RFC 7692 7.2.1: the sync flush's trailing 00 00 ff ff is left off.
         const body = out.subarray(0, out.length - 4);
         if (body.length < this.payload.length) this.deflatedFrame = [frame(body, true)];
