@@ -74,7 +74,8 @@ export const PROFILE_NODE_ARGS = [
 
 /**
  * POSTs a JSON `body` with a bearer `token` through `agent` (keep-alive);
- * resolves with the status, 0 when the request itself failed.
+ * resolves with the status, or `error:<code>` when the request itself failed
+ * (ECONNRESET, say), so a refusal can be told from a failure on the way.
  */
 export function postJson(url, { agent, token, body }) {
   return new Promise((resolve) => {
@@ -94,7 +95,7 @@ export function postJson(url, { agent, token, body }) {
         res.on('end', () => resolve(res.statusCode ?? 0));
       },
     );
-    req.on('error', () => resolve(0));
+    req.on('error', (err) => resolve(`error:${err.code ?? err.message}`));
     req.end(body);
   });
 }

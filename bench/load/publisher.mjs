@@ -23,7 +23,7 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
   const perTick = (rate * tickMs) / 1000;
   const ranges = Object.fromEntries(projects.map((p) => [p, [next.get(p) ?? 0, next.get(p) ?? 0]]));
   let failures = 0;
-  /** Refused requests by HTTP status (0: the request itself failed), to say why. */
+  /** Refused requests by HTTP status, or `error:<code>` when the request itself failed, to say why. */
   const refusals = {};
   let requests = 0;
   let carry = 0;

@@ -138,8 +138,10 @@ export class Environment {
 
   /**
    * Longest time live events wait to be sent together in one `events` frame, ms.
-   * The window adapts: 2 ms while the replica is idle, widening with event-loop
-   * load up to this bound. Default 25.
+   * An event after a quiet spell goes out at the end of the event-loop turn it
+   * arrived in; a stream that had a batch less than a window ago gathers until
+   * a window has passed. The window adapts: 2 ms while the replica is idle,
+   * widening with event-loop load up to this bound. Default 25.
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) BATCH_WINDOW_MS?: number;
 

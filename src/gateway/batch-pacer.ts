@@ -1,6 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-/** Window when the replica is idle, ms: a lone event goes out almost at once. */
+/** Window when the replica is idle, ms: how soon after a batch a busy stream may send the next. */
 export const IDLE_WINDOW_MS = 2;
 /**
  * Event-loop utilization up to which the idle window holds. Low on purpose:
@@ -23,8 +23,8 @@ export type UtilizationSampler = (previous?: EventLoopUtilization) => EventLoopU
  * idle a batch leaves after `IDLE_WINDOW_MS`, and as it gets busy the window
  * widens linearly up to `boundMs` (BATCH_WINDOW_MS): fewer, larger frames
  * for the same events. A feed applies it on the leading edge (stream-feed.ts):
- * an event after a quiet spell still leaves after the idle window; only a
- * busy stream waits out the window since its previous batch. The bound is
+ * an event after a quiet spell leaves at the end of its event-loop turn; only
+ * a busy stream waits out the window since its previous batch. The bound is
  * never exceeded, so it is also the most latency batching adds.
  */
 export class BatchPacer {
