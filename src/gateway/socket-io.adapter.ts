@@ -4,8 +4,6 @@ import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 
-/** The adapter's node-redis pair: standalone or cluster (sharded pub/sub works on both). */
-type AdapterClient = RedisClientType | RedisClusterType;
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
@@ -16,6 +14,9 @@ import { clientAddressResolver } from '../common/client-address.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { installConnectionGate, type GateRefusal } from './connection-gate.js';
 import { DeflateWebSocketServer } from './event-frames.js';
+
+/** The adapter's node-redis pair: standalone or cluster (sharded pub/sub works on both). */
+type AdapterClient = RedisClientType | RedisClusterType;
 
 /**
  * Socket.IO for Nest: the Redis adapter (sharded pub/sub on Redis 7) for what

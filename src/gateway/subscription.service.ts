@@ -32,6 +32,9 @@ interface CatchUpRead {
   resync?: true;
 }
 
+/** What every subscribe ack carries (a project's adds its id and snapshot). */
+type CatchUpReply = { ok: true } & LogsSubscribeOk;
+
 const HISTORY_PAGE = 1000;
 const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
@@ -129,16 +132,12 @@ export class SubscriptionService implements OnModuleDestroy {
         if (dto.since) read.resync = true;
         return read;
       },
-      (read, replayed) => {
-        const reply: { ok: true } & SubscribeOk = {
-          ok: true,
+      (reply, read) => {
+        ack({
+          ...reply,
           projectId: dto.projectId,
-          position: read.position,
-          replayed,
-        };
-        if (read.snapshot) reply.snapshot = read.snapshot;
-        if (read.resync) reply.resync = true;
-        ack(reply);
+          ...(read.snapshot ? { snapshot: read.snapshot } : {}),
+        });
       },
     );
   }
@@ -171,15 +170,7 @@ export class SubscriptionService implements OnModuleDestroy {
         if (dto.since) read.resync = true;
         return read;
       },
-      (read, replayed) => {
-        const reply: { ok: true } & LogsSubscribeOk = {
-          ok: true,
-          position: read.position,
-          replayed,
-        };
-        if (read.resync) reply.resync = true;
-        ack(reply);
-      },
+      ack,
     );
   }
 
@@ -241,7 +232,7 @@ export class SubscriptionService implements OnModuleDestroy {
     stream: StreamRef,
     filter: TypeFilter,
     read: () => Promise<CatchUpRead>,
-    acknowledge: (read: CatchUpRead, replayed: number) => void,
+    acknowledge: (reply: CatchUpReply, read: CatchUpRead) => void,
   ): Promise<void> {
     const key = streamKey(stream);
     const subs = this.subsOf(socket.id);
@@ -289,7 +280,9 @@ export class SubscriptionService implements OnModuleDestroy {
       replayed: events.length,
       resync: result.resync ?? false,
     });
-    acknowledge(result, events.length);
+    const reply: CatchUpReply = { ok: true, position: result.position, replayed: events.length };
+    if (result.resync) reply.resync = true;
+    acknowledge(reply, result);
     if (events.length > 0) member.viewer.send(events);
     feed.activate(member);
   }

@@ -33,9 +33,10 @@ export class CachedRevocationStore implements RevocationStore {
     this.announced(revocation);
   }
 
-  async lookup(userId: string): Promise<Map<string, number>> {
+  async lookup(userId: string): Promise<ReadonlyMap<string, number>> {
     const cached = this.users.get(userId);
-    if (cached && this.now() - cached.at < MAX_AGE_MS) return new Map(cached.records);
+    // Handed out as is (read only): this runs for every token use.
+    if (cached && this.now() - cached.at < MAX_AGE_MS) return cached.records;
     const version = this.versions.get(userId) ?? 0;
     const records = await this.inner.lookup(userId);
     if ((this.versions.get(userId) ?? 0) === version) {

@@ -13,8 +13,8 @@ export interface Revocation {
 export interface RevocationStore {
   /** Records it (for the configured time) and announces it to every replica, this one included. */
   record(revocation: Revocation): Promise<void>;
-  /** Revocation times of one user: `*` for the whole user, else by project id. */
-  lookup(userId: string): Promise<Map<string, number>>;
+  /** Revocation times of one user: `*` for the whole user, else by project id. Read only. */
+  lookup(userId: string): Promise<ReadonlyMap<string, number>>;
   /** Every announced revocation, from any replica. */
   onRevocation(listener: (revocation: Revocation) => void): void;
   /**
