@@ -3,6 +3,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { GatewayError } from './errors.js';
 import { isFlatDto } from './flat-dto.js';
 import { findUnsafeInput, isPlainObject } from './plain-object.js';
+import { ValidationPlan } from './validation-plan.js';
 
 export interface FieldProblem {
   path: string;
@@ -43,6 +44,9 @@ export function validateDto<T extends object>(
     ]);
   }
   const instance = isFlatDto(cls) ? Object.assign(new cls(), input) : plainToInstance(cls, input);
+  // Valid input (nearly all of it) is settled by the class's plan; anything
+  // else goes through class-validator, which decides and words the errors.
+  if (ValidationPlan.for(cls)?.accepts(instance)) return instance;
   const errors = validateSync(instance, {
     whitelist: true,
     forbidNonWhitelisted: true,

@@ -1,20 +1,9 @@
-import 'reflect-metadata';
-import { Type } from 'class-transformer';
-import { IsInt, IsString, ValidateNested } from 'class-validator';
 import { isFlatDto } from '../../src/common/flat-dto.js';
 import { GatewayError } from '../../src/common/errors.js';
 import { validateDto } from '../../src/common/validate-dto.js';
 import { EVENT_TYPES, registryEntry } from '../../src/events/registry.js';
 import { SubscribeDto } from '../../src/gateway/dto/subscribe.dto.js';
-
-class Point {
-  @IsInt() x!: number;
-}
-
-class Shape {
-  @IsString() name!: string;
-  @ValidateNested() @Type(() => Point) origin!: Point;
-}
+import { Point, Shape } from '../support/nested-dto.js';
 
 describe('flat DTO classes (validated without class-transformer)', () => {
   it('every event payload class and the subscribe DTO are flat', () => {

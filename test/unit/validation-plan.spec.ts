@@ -1,0 +1,145 @@
+import {
+  Matches,
+  Validate,
+  ValidatorConstraint,
+  validateSync,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { validateDto } from '../../src/common/validate-dto.js';
+import { ValidationPlan } from '../../src/common/validation-plan.js';
+import { EVENT_TYPES, registryEntry } from '../../src/events/registry.js';
+import { SubscribeDto } from '../../src/gateway/dto/subscribe.dto.js';
+import { Shape } from '../support/nested-dto.js';
+import { VALID_EVENT_DATA } from '../support/sample-events.js';
+
+/** The options validateDto gives class-validator. */
+const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true };
+
+type Dto = new () => object;
+
+const CASES: [string, Dto, Record<string, unknown>][] = [
+  ...EVENT_TYPES.map((type): [string, Dto, Record<string, unknown>] => [
+    type,
+    registryEntry(type).payload as Dto,
+    VALID_EVENT_DATA[type],
+  ]),
+  ['SubscribeDto', SubscribeDto, { projectId: 'p1', since: '1732185600000-0', types: ['agent.*'] }],
+];
+
+/** Values of every kind a field might be given, right and wrong. */
+const VALUES: unknown[] = [
+  undefined,
+  null,
+  '',
+  'x',
+  'planning',
+  'busy',
+  'info',
+  'worker',
+  'https://x.test/pr/2',
+  '1732185600000-0',
+  'a'.repeat(70),
+  0,
+  -1,
+  1.5,
+  100,
+  101,
+  Number.NaN,
+  true,
+  false,
+  [],
+  ['agent.*'],
+  ['no such pattern!'],
+  {},
+];
+
+/** The sample, each field removed or replaced by each of VALUES, and one unknown field. */
+function variants(sample: Record<string, unknown>): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [sample, { ...sample, unknown: 1 }];
+  for (const field of Object.keys(sample)) {
+    const without = { ...sample };
+    delete without[field];
+    out.push(without);
+    for (const value of VALUES) out.push({ ...sample, [field]: value });
+  }
+  return out;
+}
+
+const acceptedByClassValidator = (cls: Dto, input: object) =>
+  validateSync(Object.assign(new cls(), input), OPTIONS).length === 0;
+
+function acceptedByValidateDto(cls: Dto, input: object): boolean {
+  try {
+    validateDto(cls, input, 'input');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Tags {
+  @Matches(/^[a-z]+$/, { each: true }) tags!: string[];
+}
+
+@ValidatorConstraint({ name: 'later', async: true })
+class LaterRule implements ValidatorConstraintInterface {
+  validate(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+}
+
+class Checked {
+  @Validate(LaterRule) value!: string;
+}
+
+class Bare {
+  value!: string;
+}
+
+describe('validation plans (valid input settled without class-validator bookkeeping)', () => {
+  it.each(CASES)('%s has a plan, and it accepts the valid sample', (_name, cls, sample) => {
+    const plan = ValidationPlan.for(cls);
+    expect(plan).not.toBeNull();
+    expect(plan?.accepts(Object.assign(new cls(), sample))).toBe(true);
+  });
+
+  it.each(CASES)(
+    '%s: the plan never accepts what class-validator refuses, and validateDto decides as class-validator does',
+    (_name, cls, sample) => {
+      const plan = ValidationPlan.for(cls)!;
+      const tally = { planYes: 0, fullNo: 0 };
+      for (const input of variants(sample)) {
+        const full = acceptedByClassValidator(cls, input);
+        const fast = plan.accepts(Object.assign(new cls(), input));
+        if (fast) tally.planYes++;
+        if (!full) tally.fullNo++;
+        expect({ input, fast, full }).toEqual({ input, fast: fast && full, full });
+        expect({ input, viaValidateDto: acceptedByValidateDto(cls, input) }).toEqual({
+          input,
+          viaValidateDto: full,
+        });
+      }
+      // Both answers came up, so neither check above held by default.
+      expect(tally.planYes).toBeGreaterThan(0);
+      expect(tally.fullNo).toBeGreaterThan(0);
+    },
+  );
+
+  it('is stricter than class-validator where its whitelist lets a key through by accident, and validateDto still answers as class-validator', () => {
+    const input = { projectId: 'p1', hasOwnProperty: 1 };
+    expect(acceptedByClassValidator(SubscribeDto, input)).toBe(true);
+    expect(
+      ValidationPlan.for(SubscribeDto)!.accepts(Object.assign(new SubscribeDto(), input)),
+    ).toBe(false);
+  });
+
+  it('leaves to class-validator a class with nested objects, `each` rules, async rules or no rules', () => {
+    expect(ValidationPlan.for(Shape)).toBeNull();
+    expect(ValidationPlan.for(Tags)).toBeNull();
+    expect(ValidationPlan.for(Checked)).toBeNull();
+    expect(ValidationPlan.for(Bare)).toBeNull();
+    expect(acceptedByValidateDto(Tags, { tags: ['a', 'b'] })).toBe(true);
+    expect(acceptedByValidateDto(Tags, { tags: ['a', 'B'] })).toBe(false);
+    expect(acceptedByValidateDto(Bare, { value: 'x' })).toBe(false);
+  });
+});
