@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
 import { MemoryEventHistory } from '../history/memory/memory-event-history.js';
-import { GatewayMetrics } from '../ops/metrics.js';
+import { countByType, GatewayMetrics } from '../ops/metrics.js';
 import { REDIS_CONNECTIONS } from '../redis/redis.module.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { RedisKeys } from '../redis/keys.js';
@@ -29,8 +29,7 @@ import { RedisEventBus } from './redis/redis-event-bus.js';
         logger: JsonLogger,
       ) => {
         const options: BusOptions = {
-          onPublished: (events) =>
-            events.forEach((e) => metrics.eventsPublished.inc({ type: e.type })),
+          onPublished: (events) => countByType(metrics.eventsPublished, events),
           onHandlerError: (error, event) =>
             logger.event('error', 'event handler failed', {
               error,
