@@ -248,6 +248,31 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       expect(Object.keys(snapshot)).toEqual(['task:live1']);
     });
 
+    it('within one batch, lets each entity’s last event decide its snapshot entry and whether it has ended', async () => {
+      const { bus, history } = await open({ endedTtlSeconds: 0 });
+      const projectId = newProject();
+      const stored = await bus.publishMany([
+        task(projectId, 'finished', 'active'),
+        task(projectId, 'reopened', 'done'),
+        task(projectId, 'finished', 'done'),
+        task(projectId, 'reopened', 'active'),
+        task(projectId, 'untouched', 'planning'),
+      ]);
+      const { position, snapshot } = await history.snapshot(projectId);
+      expect(position).toBe(stored[4].id);
+      expect(snapshot).toEqual({ 'task:reopened': stored[3], 'task:untouched': stored[4] });
+
+      // And an entity that ended in an earlier batch is open again after a later one.
+      const later = await bus.publishMany([
+        task(projectId, 'finished', 'active'),
+        task(projectId, 'reopened', 'done'),
+      ]);
+      expect((await history.snapshot(projectId)).snapshot).toEqual({
+        'task:finished': later[0],
+        'task:untouched': stored[4],
+      });
+    });
+
     it('keeps log lines in their run stream, not the project stream', async () => {
       const { bus, history } = await open({ maxLogLines: 3 });
       const projectId = newProject();
