@@ -107,8 +107,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     socket.data.connection = new SocketConnection(socket);
     socket.data.messages = new TokenBucket(this.config.limits.messagesPerSecond);
     this.index(socket);
-    for (const [event, listener] of this.listeners) socket.on(event, listener);
+    socket.onAny(this.listener);
     this.scheduleExpiry(socket);
+    // The handshake (headers, address, query) is built and checked by now, and
+    // nothing reads the upgrade request again; engine.io would hold it, its
+    // raw headers and streams for the life of the connection. Socket.IO's
+    // memory-usage guide recommends letting it go.
+    (socket.conn as { request: unknown }).request = null;
   }
 
   /**
@@ -145,14 +150,20 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     ),
   };
 
-  private readonly listeners = Object.entries(this.routes).map(([event, r]) => {
+  /**
+   * The one listener of every socket (`onAny`): one entry per socket rather
+   * than one per message type in each socket's listener table. Events with
+   * no route are ignored, as they were with a listener per type.
+   */
+  private readonly listener = (() => {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
     const gateway = this;
-    const listener = function (this: GatewaySocket, payload: unknown, ack: unknown): void {
-      gateway.dispatch(this, r, payload, ack);
+    const routes: Partial<Record<string, Route>> = this.routes;
+    return function (this: GatewaySocket, event: string, payload: unknown, ack: unknown): void {
+      const r = Object.hasOwn(routes, event) ? routes[event] : undefined;
+      if (r) gateway.dispatch(this, r, payload, ack);
     };
-    return [event as keyof ClientToServerEvents, listener] as const;
-  });
+  })();
 
   /** Rate limit, validate, run; every failure is a coded ack, never a thrown error. */
   private dispatch(socket: GatewaySocket, r: Route, payload: unknown, ack: unknown): void {

@@ -6,7 +6,7 @@ import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
 import { TypeFilter } from '../events/pattern.js';
 import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
-import { GatewayMetrics } from '../ops/metrics.js';
+import { countByType, GatewayMetrics } from '../ops/metrics.js';
 import { BatchPacer } from './batch-pacer.js';
 import { ConnectionViewer, type LaggedHandler } from './connection-viewer.js';
 import { writeEventsToRoom } from './event-frames.js';
@@ -39,12 +39,6 @@ const HISTORY_PAGE = 1000;
 const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
-
-function countByType(events: readonly EventEnvelope[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const event of events) counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
-  return counts;
-}
 
 /** Map key of a stream: the project, or project and run (ids never contain `/`). */
 function streamKey(stream: StreamRef): string {
@@ -376,11 +370,7 @@ export class SubscriptionService implements OnModuleDestroy {
     const { metrics, logger } = this;
     return {
       // Counted per type per batch, not per event: metrics stay off the per-event path.
-      delivered: (events, members) => {
-        for (const [type, count] of countByType(events)) {
-          metrics.eventsDelivered.inc({ type }, count * members);
-        }
-      },
+      delivered: (events, members) => countByType(metrics.eventsDelivered, events, members),
       // A batch's events were published within its window: its oldest stands for it.
       emitted: (events) => {
         metrics.publishToEmit.observe((Date.now() - Date.parse(events[0].occurredAt)) / 1000);
