@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { fileURLToPath } from 'node:url';
+import type { Server as HttpServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import { HttpErrorFilter, sendHttpError } from './api/http-exception.filter.js';
@@ -40,8 +41,12 @@ async function bootstrap(): Promise<void> {
     logger,
     bodyParser: false,
   });
+  const http: HttpServer = app.getHttpServer();
+  http.keepAliveTimeout = config.keepAliveMs;
+  // Headers of a request on a kept-alive connection may take as long to come.
+  http.headersTimeout = config.keepAliveMs + 1000;
   // The hot publish route is served ahead of Express (see PublishEndpoint).
-  app.get(PublishEndpoint).mount(app.getHttpServer());
+  app.get(PublishEndpoint).mount(http);
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.disable('x-powered-by');
   app.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));

@@ -4,6 +4,8 @@ import type { HistoryLimits } from '../history/event-history.port.js';
 export interface AppConfig {
   host: string;
   port: number;
+  /** Idle keep-alive time of HTTP connections, ms (HTTP_KEEP_ALIVE_SECONDS). */
+  keepAliveMs: number;
   redisUrl: string | null;
   /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES); null for a standalone Redis or embedded mode. */
   redisClusterNodes: { host: string; port: number }[] | null;

@@ -15,6 +15,15 @@ export class Environment {
   /** HTTP and Socket.IO port. Default 3000 (0 picks a free port). */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT?: number;
 
+  /**
+   * How long an idle HTTP keep-alive connection stays open, seconds. Default
+   * 65: longer than the idle timeout of common load balancers (60 s) and
+   * client pools, so the server is not the one closing a connection a client
+   * is about to send a publish on (with Node's own default, 5 s, publish
+   * requests were reset now and then in the benchmarks, which fits that race).
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600) HTTP_KEEP_ALIVE_SECONDS?: number;
+
   /** Redis URL (`redis://host:port/db`). Absent: embedded mode, everything in one process. */
   @IsOptional()
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })

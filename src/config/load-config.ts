@@ -95,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     host: parsed.HOST ?? '0.0.0.0',
     port: parsed.PORT ?? 3000,
+    keepAliveMs: (parsed.HTTP_KEEP_ALIVE_SECONDS ?? 65) * 1000,
     redisUrl: parsed.REDIS_URL ?? null,
     redisClusterNodes: parsed.REDIS_CLUSTER_NODES
       ? splitList(parsed.REDIS_CLUSTER_NODES).map((node) => {

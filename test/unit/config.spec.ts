@@ -8,6 +8,7 @@ describe('configuration', () => {
     expect(c).toMatchObject({
       host: '0.0.0.0',
       port: 3000,
+      keepAliveMs: 65_000,
       redisUrl: null,
       redisKeyPrefix: 'sb',
       corsOrigins: [],
@@ -36,6 +37,7 @@ describe('configuration', () => {
     const c = loadConfig({
       HOST: '127.0.0.1',
       PORT: '8080',
+      HTTP_KEEP_ALIVE_SECONDS: '120',
       REDIS_URL: 'redis://r:6379',
       REDIS_KEY_PREFIX: 'gw',
       JWT_SECRET: SECRET,
@@ -51,6 +53,7 @@ describe('configuration', () => {
     expect(c).toMatchObject({
       host: '127.0.0.1',
       port: 8080,
+      keepAliveMs: 120_000,
       redisUrl: 'redis://r:6379',
       redisKeyPrefix: 'gw',
       corsOrigins: ['https://a.test', 'https://b.test'],
@@ -75,6 +78,7 @@ describe('configuration', () => {
     try {
       loadConfig({
         PORT: 'eighty',
+        HTTP_KEEP_ALIVE_SECONDS: '0',
         REDIS_URL: 'http://nope',
         HISTORY_MAX_EVENTS: '-1',
         LOG_LEVEL: 'loud',
@@ -88,6 +92,7 @@ describe('configuration', () => {
     const joined = error!.problems.join('\n');
     for (const name of [
       'PORT',
+      'HTTP_KEEP_ALIVE_SECONDS',
       'REDIS_URL',
       'HISTORY_MAX_EVENTS',
       'LOG_LEVEL',
