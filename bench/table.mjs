@@ -51,6 +51,7 @@ const rowsFor = {
     ['idle RSS MB per replica', null, 0, (r) => r.rssIdleMb.map((m) => m.toFixed(0)).join('/')],
     ['RSS KB / connection (5 s idle)', (r) => r.rssPerConnectionKb, 1],
     ['RSS KB / connection (after GC)', (r) => r.collectedRssPerConnectionKb, 1],
+    ['RSS KB / connection (settled)', (r) => r.settledRssPerConnectionKb, 1],
     ...delivery,
   ],
   recovery: [

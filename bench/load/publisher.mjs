@@ -7,9 +7,10 @@
 // use to count loss and duplicates.
 //
 // IPC: `run { urls, projects, token, rate, seconds, tickMs }` answers
-// `{ ranges: { projectId: [from, to) }, failures, requests }` once every
-// request has been answered; events refused (not 202) are counted as
-// failures.
+// `{ ranges: { projectId: [from, to) }, failures, refusals, requests }` once
+// every request has been answered; events refused (not 202) are counted as
+// failures, and the requests behind them in `refusals` by HTTP status (or
+// `error:<code>` when the request itself failed).
 import { Agent } from 'node:http';
 import { postJson } from '../lib.mjs';
 

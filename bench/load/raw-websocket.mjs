@@ -1,9 +1,10 @@
 // A minimal WebSocket client (RFC 6455) for the load processes: one TCP
 // socket, the upgrade request, a frame parser, masked text sends, and
-// permessage-deflate (RFC 7692) inflated synchronously (once per distinct message per process, see inflateShared). The `ws` client
-// inflates through the libuv thread pool with a concurrency limit, which
-// under thousands of sockets becomes a queue in the load process itself and
-// shows up as server latency; a browser inflates inline, as this does.
+// permessage-deflate (RFC 7692) inflated synchronously (once per distinct
+// message per process, see inflateShared). The `ws` client inflates through
+// the libuv thread pool with a concurrency limit, which under thousands of
+// sockets becomes a queue in the load process itself and shows up as server
+// latency; a browser inflates inline, as this does.
 // Asks for server_no_context_takeover, so each compressed message inflates
 // on its own.
 import { randomBytes } from 'node:crypto';

@@ -116,12 +116,18 @@ async function rssAfterFullGc(servers) {
   return sum(servers.map((s) => cpuAndRss(s.pid).rss));
 }
 
+/** How long the connections sit idle before the settled RSS reading, ms. */
+const SETTLE_MS = 25_000;
+
 /**
  * connections: RSS growth per connection from a collected heap (a full GC
- * after the warm-up), measured twice: five seconds after the connections, as
- * a replica would be, with whatever garbage of the handshakes V8 has not
- * collected yet (it varies from run to run by several KB per connection); and
- * after a full collection, which is what the connections hold.
+ * after the warm-up), measured three times: five seconds after the
+ * connections, as a replica would be, with whatever garbage of the handshakes
+ * V8 has not collected yet (it varies from run to run by several KB per
+ * connection); right after a full collection; and after a full collection
+ * once the replicas have been idle for another SETTLE_MS, which is what the
+ * connections hold once V8 has given back what the connect storm left
+ * committed.
  */
 export async function connections(
   ctx,
@@ -161,6 +167,12 @@ export async function connections(
     const rssPerConnectionKb = ((sum(rssIdle) - rssBefore) * 1024) / count;
     const collectedRssPerConnectionKb =
       (((await rssAfterFullGc(rig.servers)) - rssBefore) * 1024) / count;
+    // Settled: V8 gives back old space the storm left committed only over the
+    // next tens of seconds (later collections, its memory reducer); without
+    // this the figure above varied by 3 KB between machines for the same code.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const settledRssPerConnectionKb =
+      (((await rssAfterFullGc(rig.servers)) - rssBefore) * 1024) / count;
     const w = await windowOf(ctx, rig, projects, {
       rate: nProjects / everySeconds,
       seconds,
@@ -176,6 +188,7 @@ export async function connections(
       rssIdleMb: rssIdle,
       rssPerConnectionKb,
       collectedRssPerConnectionKb,
+      settledRssPerConnectionKb,
       passes: passes(w),
     };
   } finally {
