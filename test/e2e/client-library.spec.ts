@@ -3,6 +3,7 @@ import { GatewayClient } from '../../src/client/gateway-client.js';
 import { tokenExpiry } from '../../src/client/token-source.js';
 import type { ConnectionState, EventEnvelope, TransportName } from '../../src/client/types.js';
 import { BlockingProxy } from '../support/blocking-proxy.js';
+import { ANNOUNCED_MS, EarlyClosingReplica } from '../support/early-closing-replica.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { eventually } from '../support/metrics.js';
@@ -136,6 +137,39 @@ describe('client library against real replicas', () => {
     expect(strictlyIncreasingIds(f.seen)).toEqual(ids);
     expect(f.states.map(([s]) => s)).toEqual(['connecting', 'live', 'reconnecting', 'live']);
   });
+
+  it.each(['websocket', 'sse'] as const)(
+    'moves at once, not after a backoff, when a draining replica closes before the time it announced (%s)',
+    async (transport) => {
+      const early = await EarlyClosingReplica.start();
+      try {
+        const p = project();
+        // A long backoff and a far announced time: only treating the close as a move is quick.
+        const f = follow(
+          {
+            url: [early.url, replicas[0].url],
+            token: token(),
+            transports: [transport],
+            initialBackoffMs: ANNOUNCED_MS,
+            maxBackoffMs: ANNOUNCED_MS,
+          },
+          p,
+        );
+        await eventually(() => Promise.resolve(f.states.length >= 4), 10_000, 'a move');
+        await f.live(transport);
+        await publish(replicas[1], p, 3);
+        await eventually(() => Promise.resolve(f.seen.length === 3));
+        expect(f.states).toEqual([
+          ['connecting', null],
+          ['live', transport],
+          ['reconnecting', null],
+          ['live', transport],
+        ]);
+      } finally {
+        await early.stop();
+      }
+    },
+  );
 
   it('refreshes its token before expiry and keeps the session past the first token', async () => {
     const p = project();

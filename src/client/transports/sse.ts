@@ -21,6 +21,8 @@ export class SseTransport implements Transport {
   readonly name = 'sse' as const;
   private readonly streams = new Map<string, Stream>();
   private stopped = false;
+  /** The server said it is draining: the streams' end is expected. */
+  private draining = false;
 
   constructor(
     private readonly host: TransportHost,
@@ -105,7 +107,8 @@ export class SseTransport implements Transport {
         if (!ready)
           reject(new GatewayClientError('UNAVAILABLE', 'event stream closed before ready'));
         else if (!this.stopped && this.streams.get(feed.projectId)?.controller === controller) {
-          this.host.lost(this, 'stream ended');
+          // After a drain notice the end is a move to another replica: no backoff.
+          this.host.lost(this, 'stream ended', this.draining);
         }
       };
       void pump();
@@ -132,8 +135,11 @@ export class SseTransport implements Transport {
       case 'expired':
         this.host.refreshToken();
         break;
+      case 'draining':
+        this.draining = true;
+        break;
       default:
-        // draining, lagged: the stream ends next and the client reconnects.
+        // lagged: the stream ends next and the client reconnects.
         break;
     }
   }

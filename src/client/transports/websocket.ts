@@ -148,15 +148,19 @@ export class WebSocketTransport implements Transport {
       this.host.project(projectId)?.error({ code: 'FORBIDDEN', message: 'access revoked' }),
     );
     socket.on('auth:expiring', () => this.host.refreshToken());
+    // Once told of a drain, the close that follows is a move, not a failure:
+    // whichever comes first (our timer or the server's close) moves at once,
+    // with no backoff. The close can arrive before a timer of 0 ms fires.
+    let draining = false;
     socket.on('server:draining', ({ reconnectInMs }: { reconnectInMs: number }) => {
-      // Move before the server closes us: another replica, at the time it gave.
+      draining = true;
       setTimeout(() => {
         if (this.socket === socket && !this.stopped) this.host.lost(this, 'draining', true);
       }, reconnectInMs);
     });
     socket.on('disconnect', (reason) => {
       if (this.stopped || this.socket !== socket) return;
-      this.host.lost(this, reason);
+      this.host.lost(this, reason, draining);
     });
   }
 }
