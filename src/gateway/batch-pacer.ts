@@ -20,9 +20,9 @@ export type UtilizationSampler = (previous?: EventLoopUtilization) => EventLoopU
  * How long a feed lets live events gather before writing them as one
  * `events` frame. Every batch costs one write per viewer socket (a syscall
  * each, which is where a busy replica's time goes), so when the event loop is
- * idle a batch leaves after `IDLE_WINDOW_MS`, and as it gets busy the window
- * widens linearly up to `boundMs` (BATCH_WINDOW_MS): fewer, larger frames
- * for the same events. A feed applies it on the leading edge (stream-feed.ts):
+ * idle a stream may write again `IDLE_WINDOW_MS` after its last batch, and
+ * as it gets busy the window widens linearly up to `boundMs`
+ * (BATCH_WINDOW_MS): fewer, larger frames for the same events. A feed applies it on the leading edge (stream-feed.ts):
  * an event after a quiet spell leaves at the end of its event-loop turn; only
  * a busy stream waits out the window since its previous batch. The bound is
  * never exceeded, so it is also the most latency batching adds.

@@ -158,9 +158,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   private readonly listener = (() => {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
     const gateway = this;
-    const routes: Partial<Record<string, Route>> = this.routes;
+    // A Map: names of Object.prototype members are not routes.
+    const routes = new Map<string, Route>(Object.entries(this.routes));
     return function (this: GatewaySocket, event: string, payload: unknown, ack: unknown): void {
-      const r = Object.hasOwn(routes, event) ? routes[event] : undefined;
+      const r = routes.get(event);
       if (r) gateway.dispatch(this, r, payload, ack);
     };
   })();

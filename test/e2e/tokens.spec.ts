@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
+import { listenLocally, localUrl } from '../support/free-port.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { eventually } from '../support/metrics.js';
@@ -48,7 +48,7 @@ class JwksServer {
         }),
       );
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenLocally(server);
     return jwks;
   }
 
@@ -61,7 +61,7 @@ class JwksServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;
+    return `${localUrl(this.server)}/.well-known/jwks.json`;
   }
 
   stop(): Promise<void> {

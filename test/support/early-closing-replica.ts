@@ -1,6 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
+import { listenLocally, localUrl } from './free-port.js';
 
 /** Far beyond any test: a client that waits for it has not moved. */
 export const ANNOUNCED_MS = 600_000;
@@ -23,7 +23,7 @@ export class EarlyClosingReplica {
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+    return localUrl(this.http);
   }
 
   static async start(): Promise<EarlyClosingReplica> {
@@ -46,7 +46,7 @@ export class EarlyClosingReplica {
         });
       });
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    await listenLocally(http);
     return new EarlyClosingReplica(http, io);
   }
 

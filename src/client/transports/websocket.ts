@@ -152,13 +152,16 @@ export class WebSocketTransport implements Transport {
     // whichever comes first (our timer or the server's close) moves at once,
     // with no backoff. The close can arrive before a timer of 0 ms fires.
     let draining = false;
+    let moveTimer: ReturnType<typeof setTimeout> | undefined;
     socket.on('server:draining', ({ reconnectInMs }: { reconnectInMs: number }) => {
       draining = true;
-      setTimeout(() => {
+      moveTimer = setTimeout(() => {
         if (this.socket === socket && !this.stopped) this.host.lost(this, 'draining', true);
       }, reconnectInMs);
     });
     socket.on('disconnect', (reason) => {
+      // Gone (closed by us or by the server): nothing is left to move off.
+      clearTimeout(moveTimer);
       if (this.stopped || this.socket !== socket) return;
       this.host.lost(this, reason, draining);
     });
