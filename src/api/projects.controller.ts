@@ -5,6 +5,8 @@ import { GatewayError } from '../common/errors.js';
 import { STREAM_ID_PATTERN } from '../common/ids.js';
 import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
+import { RateLimits } from '../limits/rate-limits.js';
+import type { Principal } from '../auth/principal.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -16,15 +18,38 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
-/** Snapshot and history for pollers and for clients that start from state. */
+/**
+ * Snapshot and history for pollers and for clients that start from state.
+ * Reads are rate limited per token across the cluster, and concurrent
+ * snapshot reads of one project share one store read: a snapshot of a large
+ * project is the most expensive read there is.
+ */
 @Controller('api/projects/:projectId')
 @UseGuards(HttpAuthGuard)
 export class ProjectsController {
-  constructor(@Inject(EVENT_HISTORY) private readonly history: EventHistory) {}
+  /** Snapshot reads in flight on this replica, by project (a cache of one promise, not state). */
+  private readonly snapshotReads = new Map<string, Promise<Snapshot>>();
+
+  constructor(
+    @Inject(EVENT_HISTORY) private readonly history: EventHistory,
+    @Inject(RateLimits) private readonly rateLimits: RateLimits,
+  ) {}
 
   @Get('snapshot')
-  snapshot(@Req() req: AuthedRequest, @Param('projectId') projectId: string): Promise<Snapshot> {
-    return this.history.snapshot(requireProject(req.principal, projectId));
+  async snapshot(
+    @Req() req: AuthedRequest,
+    @Param('projectId') projectId: string,
+  ): Promise<Snapshot> {
+    requireProject(req.principal, projectId);
+    await this.limitReads(req.principal);
+    let read = this.snapshotReads.get(projectId);
+    if (!read) {
+      // Whoever asks while a read is in flight gets its answer: a snapshot is
+      // consistent with its own position, which is all a caller resumes from.
+      read = this.history.snapshot(projectId).finally(() => this.snapshotReads.delete(projectId));
+      this.snapshotReads.set(projectId, read);
+    }
+    return read;
   }
 
   @Get('events/history')
@@ -36,6 +61,7 @@ export class ProjectsController {
   ): Promise<HistoryPage> {
     requireProject(req.principal, projectId);
     const limit = parseLimit(limitParam);
+    await this.limitReads(req.principal);
     if (since === undefined) {
       const latest = await this.history.readLatest({ projectId }, limit);
       return { events: latest.events, position: latest.lastId, hasMore: latest.hasMore };
@@ -54,6 +80,19 @@ export class ProjectsController {
       position: page.events.at(-1)?.id ?? since,
       hasMore: page.hasMore,
     };
+  }
+
+  /** Per token (its subject and issue time), across the cluster, like publishes. */
+  private async limitReads(principal: Principal): Promise<void> {
+    const limit = await this.rateLimits.read(`${principal.sub}:${principal.issuedAt}`);
+    if (!limit.ok) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        'read rate limit exceeded',
+        undefined,
+        limit.retryAfterSeconds,
+      );
+    }
   }
 }
 

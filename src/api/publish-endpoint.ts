@@ -71,6 +71,10 @@ export class PublishEndpoint {
       if (error.retryAfterSeconds !== undefined) {
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
       }
+      // Refused before its body was read: the rest of it would hold the
+      // keep-alive connection (Node reads it to find the next request), so the
+      // connection closes after the answer.
+      if (!req.complete) res.setHeader('Connection', 'close');
       send(res, error.httpStatus, { error: error.toBody() });
     }
   }
@@ -90,9 +94,31 @@ export class PublishEndpoint {
     }
     const body = await readJsonBody(req);
     if (body === null || typeof body !== 'object') {
-      throw new GatewayError('INVALID_PAYLOAD', 'body must be an event object or an array of them');
+      throw new GatewayError(
+        'INVALID_PAYLOAD',
+        'body must be an event object or an array of them',
+        [{ path: '(root)', problem: 'must be an object or an array of objects' }],
+      );
     }
     const inputs = Array.isArray(body) ? (body as unknown[]) : [body];
+    // The project is the URL's; a body that names one (even the same) is refused, not merged.
+    const named = inputs.flatMap((input, i) =>
+      input !== null && typeof input === 'object' && Object.hasOwn(input, 'projectId')
+        ? [
+            {
+              path: Array.isArray(body) ? `[${i}].projectId` : 'projectId',
+              problem: 'unknown field',
+            },
+          ]
+        : [],
+    );
+    if (named.length > 0) {
+      throw new GatewayError(
+        'INVALID_PAYLOAD',
+        'the project is given in the URL, not the body',
+        named,
+      );
+    }
     const stored = await this.bus.publishUnchecked(projectId, inputs, principal.sub);
     return stored.map((e) => e.id);
   }

@@ -77,6 +77,14 @@ export class TokenVerifier {
     } catch (err) {
       throw verificationError(err);
     }
+    // jose checks `iat` only with maxTokenAge. A token issued in the future
+    // would also outlive a revocation of its user (which compares `iat`).
+    if (
+      typeof claims.iat === 'number' &&
+      claims.iat * 1000 > Date.now() + this.config.clockSkewSeconds * 1000
+    ) {
+      throw unauthorized('token iat is in the future');
+    }
     const principal = toPrincipal(claims);
     this.cache.set(token, principal);
     return { ...principal, revoked: NO_REVOCATIONS };

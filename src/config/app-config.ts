@@ -44,6 +44,8 @@ export interface AppConfig {
     messagesPerSecond: number;
     handshakesPerMinute: number;
     publishPerSecond: number;
+    /** Snapshot and history reads per second per token. */
+    readsPerSecond: number;
   };
   redis: {
     commandTimeoutMs: number;
@@ -56,7 +58,13 @@ export interface AppConfig {
   viewer: {
     softLimitBytes: number;
     hardLimitBytes: number;
+    /** A backed-up viewer waiting for a replay to go on is lagged after this, ms. */
+    replayStallTimeoutMs: number;
   };
+  /** History pages read for replays at once on this replica. */
+  replayConcurrentReads: number;
+  /** Browser origins that are this gateway itself (same-origin), besides `corsOrigins`. */
+  publicOrigins: string[];
   batchWindowMs: number;
   drainWindowMs: number;
   demo: boolean;

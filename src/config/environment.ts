@@ -195,6 +195,36 @@ export class Environment {
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(2048) VIEWER_HARD_LIMIT_BYTES?: number;
 
+  /**
+   * How long a viewer's connection may stay backed up (over the soft limit)
+   * while a replay to it waits to go on, ms; past it the viewer gets
+   * `subscription:lagged` and is disconnected. Default 10000.
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  REPLAY_STALL_TIMEOUT_MS?: number;
+
+  /**
+   * History pages read for replays at once on this replica (each at most 500
+   * events); more wait their turn. With the per-viewer hard limit on what a
+   * replay holds, this bounds the bytes of all replays in flight. Default 4.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) REPLAY_CONCURRENT_READS?: number;
+
+  /** Snapshot and history reads per second per token, across the cluster (429 past it). Default 20. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_READS_PER_SECOND?: number;
+
+  /**
+   * The gateway's own public origin (`https://gateway.example.com`): browser
+   * requests from it are same-origin (the dashboard it serves). Never judged
+   * from the Host header. Default: none (with DEMO=1, `http://localhost:PORT`
+   * and `http://127.0.0.1:PORT`).
+   */
+  @IsOptional() @IsString() PUBLIC_ORIGIN?: string;
+
   /** Interval of the heartbeat comment on SSE streams, ms. Default 15000. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) SSE_HEARTBEAT_MS?: number;
 

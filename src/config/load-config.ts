@@ -72,6 +72,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  const publicOrigins: string[] = [];
+  if (parsed.PUBLIC_ORIGIN !== undefined) {
+    if (/^https?:\/\/[^/\s]+$/.test(parsed.PUBLIC_ORIGIN)) publicOrigins.push(parsed.PUBLIC_ORIGIN);
+    else {
+      problems.push(
+        `PUBLIC_ORIGIN: ${JSON.stringify(parsed.PUBLIC_ORIGIN)} is not an origin like https://gateway.example.com`,
+      );
+    }
+  } else if (parsed.DEMO) {
+    // The demo page is opened at localhost: it is the gateway's own origin there.
+    const port = parsed.PORT ?? 3000;
+    publicOrigins.push(`http://localhost:${port}`, `http://127.0.0.1:${port}`);
+  }
   if (parsed.REDIS_URL && parsed.REDIS_CLUSTER_NODES) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES: set one, not both');
   }
@@ -136,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       messagesPerSecond: parsed.RATE_LIMIT_MESSAGES_PER_SECOND ?? 20,
       handshakesPerMinute: parsed.RATE_LIMIT_HANDSHAKES_PER_MINUTE ?? 120,
       publishPerSecond: parsed.RATE_LIMIT_PUBLISH_PER_SECOND ?? 200,
+      readsPerSecond: parsed.RATE_LIMIT_READS_PER_SECOND ?? 20,
     },
     redis: {
       commandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS ?? 2000,
@@ -145,7 +159,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       failures: parsed.CIRCUIT_BREAKER_FAILURES ?? 5,
       openMs: parsed.CIRCUIT_BREAKER_OPEN_MS ?? 60_000,
     },
-    viewer: { softLimitBytes: soft, hardLimitBytes: hard },
+    viewer: {
+      softLimitBytes: soft,
+      hardLimitBytes: hard,
+      replayStallTimeoutMs: parsed.REPLAY_STALL_TIMEOUT_MS ?? 10_000,
+    },
+    replayConcurrentReads: parsed.REPLAY_CONCURRENT_READS ?? 4,
+    publicOrigins,
     batchWindowMs: parsed.BATCH_WINDOW_MS ?? 25,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
     demo: parsed.DEMO ?? false,

@@ -20,16 +20,27 @@ const REASONS: Record<GateRefusal['status'], string> = {
 
 /**
  * Runs `check` on every new Socket.IO connection (a request under `path`
- * without an Engine.IO `sid`: a polling handshake or a direct WebSocket
- * upgrade) before Engine.IO does any work for it, and answers refusals with a
+ * without the `sid` of a session Engine.IO holds: a polling handshake or a
+ * direct WebSocket upgrade) before Engine.IO does any work for it, and answers refusals with a
  * real status (429, 503) and the coded JSON body. Engine.IO's own hooks
  * (allowRequest, middlewares) can only answer 400/403 or drop an upgrade,
  * and a load balancer or client needs the status to know to go elsewhere or
  * wait. Must be installed after Socket.IO attached its listeners, which it wraps.
  */
-export function installConnectionGate(http: HttpServer, path: string, check: GateCheck): void {
-  const isNewConnection = (req: IncomingMessage) =>
-    req.url?.startsWith(path) === true && !/[?&]sid=/.test(req.url);
+export function installConnectionGate(
+  http: HttpServer,
+  path: string,
+  check: GateCheck,
+  /** True when Engine.IO holds a session with this id right now. */
+  hasSession: (sid: string) => boolean,
+): void {
+  // Engine.IO treats an empty or unknown `sid` as a new handshake: only a
+  // session it actually holds may skip the gate.
+  const isNewConnection = (req: IncomingMessage) => {
+    if (req.url?.startsWith(path) !== true) return false;
+    const sid = /[?&]sid=([^&#]*)/.exec(req.url)?.[1];
+    return sid === undefined || sid === '' || !hasSession(decodeSid(sid));
+  };
 
   const requestListeners = http.listeners('request') as ((
     req: IncomingMessage,
@@ -72,6 +83,14 @@ export function installConnectionGate(http: HttpServer, path: string, check: Gat
       );
     }, pass);
   });
+}
+
+function decodeSid(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function body(refusal: GateRefusal): string {

@@ -72,6 +72,8 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   private readonly expiries = new DeadlineWheel<GatewaySocket>((socket) => this.expire(socket));
   /** Sockets on this replica by user, for revocations. */
   private readonly byUser = new Map<string, Set<GatewaySocket>>();
+  /** Each socket by its Engine.IO connection, for the packet counter shared by all of them. */
+  private readonly socketsByConn = new WeakMap<object, GatewaySocket>();
 
   constructor(
     @Inject(SubscriptionService) private readonly subscriptions: SubscriptionService,
@@ -107,6 +109,8 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     socket.data.connection = new SocketConnection(socket);
     socket.data.messages = new TokenBucket(this.config.limits.messagesPerSecond);
     this.index(socket);
+    this.socketsByConn.set(socket.conn, socket);
+    socket.conn.on('packet', this.countPacket);
     socket.onAny(this.listener);
     this.scheduleExpiry(socket);
     // The handshake (headers, address, query) is built and checked by now, and
@@ -151,9 +155,36 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   };
 
   /**
+   * Every inbound packet takes a token from its socket's bucket. Events (and
+   * binary events) are counted by the message listener below, routed or not,
+   * with an ack or without; every other packet (acks, binary attachments,
+   * heartbeats, connects to other namespaces) is counted here, as Engine.IO
+   * receives it, so no kind of packet is free. Shared by all sockets (`this`
+   * is the Engine.IO connection).
+   */
+  private readonly countPacket = (() => {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the connection
+    const gateway = this;
+    return function (this: object, packet: { type: string; data?: unknown }): void {
+      const { data } = packet;
+      // A Socket.IO EVENT (`2`) or BINARY_EVENT (`5`): the message listener counts it.
+      if (
+        packet.type === 'message' &&
+        typeof data === 'string' &&
+        (data[0] === '2' || data[0] === '5')
+      ) {
+        return;
+      }
+      const socket = gateway.socketsByConn.get(this);
+      if (socket) gateway.take(socket);
+    };
+  })();
+
+  /**
    * The one listener of every socket (`onAny`): one entry per socket rather
-   * than one per message type in each socket's listener table. Events with
-   * no route are ignored, as they were with a listener per type.
+   * than one per message type in each socket's listener table. Every event
+   * takes a token; events with no route, and events without an ack callback
+   * (nobody to answer), are then dropped.
    */
   private readonly listener = (() => {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listener's own `this` is the socket
@@ -161,16 +192,35 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     // A Map: names of Object.prototype members are not routes.
     const routes = new Map<string, Route>(Object.entries(this.routes));
     return function (this: GatewaySocket, event: string, payload: unknown, ack: unknown): void {
+      const allowed = gateway.take(this);
       const r = routes.get(event);
-      if (r) gateway.dispatch(this, r, payload, ack);
+      if (r && typeof ack === 'function' && this.connected) {
+        gateway.dispatch(this, r, payload, ack as (reply: unknown) => void, allowed);
+      }
     };
   })();
 
-  /** Rate limit, validate, run; every failure is a coded ack, never a thrown error. */
-  private dispatch(socket: GatewaySocket, r: Route, payload: unknown, ack: unknown): void {
-    // A message without an ack callback has nobody to answer; drop it.
-    if (typeof ack !== 'function') return;
-    const reply = ack as (r: unknown) => void;
+  /** Takes a token for one packet; past the budget, counts it, and disconnects a sustained abuser. */
+  private take(socket: GatewaySocket): boolean {
+    if (socket.data.messages.take()) return true;
+    if (this.abusing(socket)) {
+      this.logger.event('warn', 'socket disconnected for sustained rate limit abuse', {
+        socket: socket.id,
+        user: socket.data.principal.sub,
+      });
+      socket.disconnect(true);
+    }
+    return false;
+  }
+
+  /** Validate and run; every failure (a packet over the rate limit too) is a coded ack, never a thrown error. */
+  private dispatch(
+    socket: GatewaySocket,
+    r: Route,
+    payload: unknown,
+    reply: (reply: unknown) => void,
+    allowed: boolean,
+  ): void {
     const fail = (err: unknown) => {
       const error =
         err instanceof GatewayError
@@ -184,17 +234,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       reply(failure);
     };
     try {
-      if (!socket.data.messages.take()) {
-        if (this.abusing(socket)) {
-          this.logger.event('warn', 'socket disconnected for sustained rate limit abuse', {
-            socket: socket.id,
-            user: socket.data.principal.sub,
-          });
-          socket.disconnect(true);
-          return;
-        }
-        throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
-      }
+      if (!allowed) throw new GatewayError('RATE_LIMITED', 'too many messages, slow down');
       const dto = validateDto(r.dto, payload, 'payload');
       const result = r.run(socket, dto, reply);
       if (result) result.catch(fail);
@@ -203,7 +243,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     }
   }
 
-  /** Counts a RATE_LIMITED answer; true once there were too many within the window. */
+  /** Counts a packet over the rate limit; true once there were too many within the window. */
   private abusing(socket: GatewaySocket): boolean {
     const now = Date.now();
     const recent = (socket.data.rejections ?? []).filter((at) => now - at < ABUSE_WINDOW_MS);
@@ -217,6 +257,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     if (socket.data.connection) this.subscriptions.dropConnection(socket.data.connection);
     this.cancelExpiry(socket);
     this.unindex(socket);
+    // Released early too: the connection's close (which also releases it) may come later.
     if (socket.data.leaseId) this.leases.release(socket.data.leaseId);
   }
 

@@ -15,7 +15,7 @@ export function connectError(error: GatewayError): ExtendedError {
  * Socket.IO middleware: runs once per connection at the handshake, before any
  * message (Nest guards never see connections). The token must verify and not
  * be revoked (UNAUTHORIZED), and the user must have a free connection slot
- * across the cluster (TOO_MANY_CONNECTIONS).
+ * across the cluster (TOO_MANY_CONNECTIONS), held until the connection closes.
  */
 export function handshakeAuth(auth: Authenticator, leases: ConnectionLeases) {
   return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
@@ -23,7 +23,16 @@ export function handshakeAuth(auth: Authenticator, leases: ConnectionLeases) {
     auth
       .authenticate(handshake?.token)
       .then(async (principal) => {
-        socket.data.leaseId = await leases.take(principal.sub);
+        const leaseId = await leases.take(principal.sub);
+        // The slot lives exactly as long as the connection. A client that
+        // vanished while this ran never becomes a connected socket (Socket.IO
+        // drops it without a disconnect), so the slot is given back here.
+        if (socket.conn.readyState !== 'open') {
+          leases.release(leaseId);
+          throw new GatewayError('UNAVAILABLE', 'connection closed during the handshake');
+        }
+        socket.conn.once('close', () => leases.release(leaseId));
+        socket.data.leaseId = leaseId;
         socket.data.principal = principal;
         next();
       })

@@ -59,7 +59,7 @@ export interface SocketData {
   leaseId: string;
   /** The socket as subscriptions see it (set on connection). */
   connection: ViewerConnection;
-  /** Its client messages' rate limit. */
+  /** Its client messages' rate limit: every inbound packet takes a token. */
   messages: TokenBucket;
   /** When its recent RATE_LIMITED answers were sent (abuse check); absent until one is. */
   rejections?: number[];

@@ -88,7 +88,10 @@ export class GatewayIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const allowed = new Set(this.gatewayConfig.corsOrigins);
+    const allowed = new Set([
+      ...this.gatewayConfig.corsOrigins,
+      ...this.gatewayConfig.publicOrigins,
+    ]);
     const server = super.createIOServer(port, {
       ...options,
       path: '/socket.io/',
@@ -103,31 +106,34 @@ export class GatewayIoAdapter extends IoAdapter {
         callback: (err: string | null | undefined, ok: boolean) => void,
       ) => {
         const origin = req.headers.origin;
-        // The dashboard served by the gateway itself is same-origin (any scheme: TLS may end at a proxy).
-        const host = req.headers.host;
-        const sameOrigin = origin === `http://${host}` || origin === `https://${host}`;
-        if (origin !== undefined && !sameOrigin && !allowed.has(origin))
+        // Never judged from Host: a rebound DNS name sends a matching Host and Origin.
+        if (origin !== undefined && !allowed.has(origin))
           return callback('origin not allowed', false);
         callback(null, true);
       },
     } as ServerOptions);
     if (this.adapterFactory) server.adapter(this.adapterFactory);
     const addressOf = clientAddressResolver(this.gatewayConfig.trustedProxies);
-    installConnectionGate(this.httpServer as HttpServer, '/socket.io/', async (req) => {
-      if (this.lifecycle.draining) {
-        return refusal(503, 'UNAVAILABLE', 'this replica is draining; connect to another one', 1);
-      }
-      const limit = await this.rateLimits.handshake(addressOf(req));
-      if (!limit.ok) {
-        return refusal(
-          429,
-          'RATE_LIMITED',
-          'too many connection attempts',
-          limit.retryAfterSeconds,
-        );
-      }
-      return null;
-    });
+    installConnectionGate(
+      this.httpServer as HttpServer,
+      '/socket.io/',
+      async (req) => {
+        if (this.lifecycle.draining) {
+          return refusal(503, 'UNAVAILABLE', 'this replica is draining; connect to another one', 1);
+        }
+        const limit = await this.rateLimits.handshake(addressOf(req));
+        if (!limit.ok) {
+          return refusal(
+            429,
+            'RATE_LIMITED',
+            'too many connection attempts',
+            limit.retryAfterSeconds,
+          );
+        }
+        return null;
+      },
+      (sid) => Object.hasOwn(engineSessions(server), sid),
+    );
     return server;
   }
 
@@ -136,6 +142,11 @@ export class GatewayIoAdapter extends IoAdapter {
     await Promise.allSettled(this.clients.map((c) => c.close()));
     this.clients = [];
   }
+}
+
+/** Engine.IO's open sessions by id (public at run time, `protected` in its typings). */
+function engineSessions(server: Server): Record<string, unknown> {
+  return (server.engine as unknown as { clients: Record<string, unknown> }).clients;
 }
 
 function refusal(

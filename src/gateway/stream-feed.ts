@@ -3,7 +3,7 @@ import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import type { BusSubscription } from '../events/event-bus.port.js';
 import type { TypeFilter } from '../events/pattern.js';
 import type { StreamRef } from '../history/event-history.port.js';
-import { SlowQueue } from './slow-queue.js';
+import { eventBytes, SlowQueue } from './slow-queue.js';
 
 /** One socket's subscription to one stream, as the feed sees it. */
 export interface FeedViewer {
@@ -78,6 +78,8 @@ export interface FeedMember {
   readonly filter: TypeFilter;
   state: MemberState;
   buffer: EventEnvelope[];
+  /** Bytes of `buffer`: past the hard limit the viewer is lagged, like a slow live one. */
+  bufferBytes: number;
   /**
    * Stream position this viewer has been served up to (filtered events count
    * as served); while live, batches flushed since then served it too.
@@ -197,6 +199,7 @@ export class StreamFeed {
       filter,
       state: 'reading',
       buffer: [],
+      bufferBytes: 0,
       deliveredUpTo: '0-0',
       threshold: '0-0',
       group: null,
@@ -220,6 +223,7 @@ export class StreamFeed {
   ): EventEnvelope[] {
     const { events, last } = after([...history, ...member.buffer], position, member.filter);
     member.buffer = [];
+    member.bufferBytes = 0;
     member.deliveredUpTo = last;
     member.threshold = threshold;
     member.state = 'armed';
@@ -255,6 +259,7 @@ export class StreamFeed {
     member.state = 'closed';
     member.queue = null;
     member.buffer = [];
+    member.bufferBytes = 0;
   }
 
   /** The live channel dropped: hold live events until `recover` has filled the gap. */
@@ -335,12 +340,19 @@ export class StreamFeed {
     if (this.cursor !== null && compareStreamIds(event.id, this.cursor) <= 0) return;
     this.cursor = event.id;
     this.pending.push(event);
+    let overflowing: FeedMember[] | null = null;
     for (const member of this.catchingUp) {
       member.buffer.push(event);
+      member.bufferBytes += eventBytes(event);
       if (member.state === 'armed' && compareStreamIds(event.id, member.threshold) >= 0) {
         this.goLive(member);
+      } else if (member.bufferBytes > this.options.hardLimitBytes) {
+        // Still catching up (a long replay to a slow reader): what it has not
+        // been sent yet counts against the same hard limit as a live queue.
+        (overflowing ??= []).push(member);
       }
     }
+    if (overflowing) for (const member of overflowing) this.lag(member, 'slow');
     this.schedule();
   }
 
@@ -370,6 +382,7 @@ export class StreamFeed {
   private goLive(member: FeedMember): void {
     const { events, last } = after(member.buffer, member.deliveredUpTo, member.filter);
     member.buffer = [];
+    member.bufferBytes = 0;
     member.deliveredUpTo = last;
     if (events.length > 0) member.viewer.send(events);
     this.flush();
@@ -520,6 +533,7 @@ export class StreamFeed {
     for (const member of served) {
       if (member.state === 'closed') continue;
       member.buffer = [];
+      member.bufferBytes = 0;
       member.deliveredUpTo = snapshot.position;
       member.viewer.resync(snapshot);
       if (member.state === 'slow') {

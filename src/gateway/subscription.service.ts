@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GatewayError } from '../common/errors.js';
+import { compareStreamIds } from '../common/ids.js';
+import { Semaphore } from '../common/semaphore.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { EventEnvelope, Snapshot } from '../events/envelope.js';
@@ -12,6 +14,7 @@ import { ConnectionViewer, type LaggedHandler } from './connection-viewer.js';
 import { writeEventsToRoom } from './event-frames.js';
 import type { LogsSubscribeDto, SubscribeDto } from './dto/subscribe.dto.js';
 import type { GatewayServer, LogsSubscribeOk, SubscribeOk } from './socket-events.js';
+import { eventBytes } from './slow-queue.js';
 import { StreamFeed, type FeedMember, type FeedObserver, type FeedSource } from './stream-feed.js';
 import type { ViewerConnection } from './viewer-connection.js';
 
@@ -21,8 +24,26 @@ interface ViewerSubscription {
   member: FeedMember;
 }
 
+/**
+ * A replay read for one viewer: the events after `since` it is sent (those its
+ * filter accepts), held in memory up to the viewer's hard limit; past that
+ * only counted, and streamed page by page from `restAfter` once the ack is out.
+ */
+interface Replay {
+  held: EventEnvelope[];
+  heldBytes: number;
+  /** Events the viewer gets in all (held and streamed). */
+  count: number;
+  /** Events after this id were counted but not held; null when all are held. */
+  restAfter: string | null;
+  /** The stream's last id when read. */
+  lastId: string;
+}
+
 /** What a subscribe read from history: the catch-up and the reply fields it implies. */
 interface CatchUpRead {
+  /** A replay after `since` (sent in pages when it is large or the viewer backed up). */
+  replay?: Replay;
   history: EventEnvelope[];
   /** Events after this id are the viewer's. */
   position: string;
@@ -36,9 +57,24 @@ interface CatchUpRead {
 type CatchUpReply = { ok: true } & LogsSubscribeOk;
 
 const HISTORY_PAGE = 1000;
+/** Events per history page a replay reads. */
+const REPLAY_PAGE = 500;
+/** Ids and types per page a replay counts. */
+const COUNT_PAGE = 5000;
+/** Largest `events` frame a paced replay writes, bytes (a frame may hold one larger event). */
+const REPLAY_FRAME_BYTES = 64 * 1024;
+/** How often a paced replay looks whether its viewer's connection has drained, ms. */
+const DRAIN_CHECK_MS = 50;
 const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
+
+/** A viewer's connection stayed backed up past the stall timeout while a replay waited. */
+class StalledViewer extends Error {}
+
+function cancelled(): GatewayError {
+  return new GatewayError('UNAVAILABLE', 'subscription was replaced or cancelled while starting');
+}
 
 /** Map key of a stream: the project, or project and run (ids never contain `/`). */
 function streamKey(stream: StreamRef): string {
@@ -58,6 +94,10 @@ export class SubscriptionService implements OnModuleDestroy {
   private server: GatewayServer | null = null;
   private readonly feeds = new Map<string, StreamFeed>();
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
+  /** Replays' history reads in flight on this replica: bounds their bytes and Redis time. */
+  private readonly replayReads: Semaphore;
+  /** Since when a connection has been backed up while a replay to it waits (any of its replays). */
+  private readonly stalledSince = new WeakMap<ViewerConnection, number>();
 
   constructor(
     @Inject(EVENT_BUS) private readonly bus: EventBus,
@@ -66,6 +106,7 @@ export class SubscriptionService implements OnModuleDestroy {
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
+    this.replayReads = new Semaphore(config.replayConcurrentReads);
     this.pacer = new BatchPacer(config.batchWindowMs);
     this.pacer.start();
     metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
@@ -112,14 +153,15 @@ export class SubscriptionService implements OnModuleDestroy {
     ack: (reply: { ok: true } & SubscribeOk) => void,
   ): Promise<void> {
     const stream = { projectId: dto.projectId };
+    const filter = TypeFilter.of(dto.types);
     return this.start(
       socket,
       stream,
-      TypeFilter.of(dto.types),
-      async () => {
-        const replay = dto.since ? await this.readAllAfter(stream, dto.since) : null;
+      filter,
+      async (alive) => {
+        const replay = dto.since ? await this.readReplay(stream, dto.since, filter, alive) : null;
         if (replay) {
-          return { history: replay.events, position: dto.since!, threshold: replay.lastId };
+          return { replay, history: replay.held, position: dto.since!, threshold: replay.lastId };
         }
         const { position, snapshot } = await this.history.snapshot(dto.projectId);
         const read: CatchUpRead = { history: [], position, threshold: position, snapshot };
@@ -151,10 +193,11 @@ export class SubscriptionService implements OnModuleDestroy {
       socket,
       stream,
       TypeFilter.of(undefined),
-      async () => {
+      async (alive) => {
         const from = dto.since ?? '0-0';
-        const replay = await this.readAllAfter(stream, from);
-        if (replay) return { history: replay.events, position: from, threshold: replay.lastId };
+        const replay = await this.readReplay(stream, from, TypeFilter.of(undefined), alive);
+        if (replay)
+          return { replay, history: replay.held, position: from, threshold: replay.lastId };
         const latest = await this.history.readLatest(stream, this.config.history.maxLogLines);
         const read: CatchUpRead = {
           history: latest.events,
@@ -225,7 +268,7 @@ export class SubscriptionService implements OnModuleDestroy {
     socket: ViewerConnection,
     stream: StreamRef,
     filter: TypeFilter,
-    read: () => Promise<CatchUpRead>,
+    read: (alive: () => boolean) => Promise<CatchUpRead>,
     acknowledge: (reply: CatchUpReply, read: CatchUpRead) => void,
   ): Promise<void> {
     const key = streamKey(stream);
@@ -243,13 +286,21 @@ export class SubscriptionService implements OnModuleDestroy {
     const sub: ViewerSubscription = { key, feed, member };
     subs.set(key, sub);
     this.metrics.subscriptions.inc();
+    // A later subscribe to the same stream, an unsubscribe or a close cancels this one.
+    const alive = () => member.state === 'reading' && subs.get(key) === sub && socket.isOpen();
+    if (this.stalledTooLong(socket)) {
+      // Resubscribing must not keep a backed-up connection alive past the stall timeout.
+      this.onLagged(member.viewer as ConnectionViewer, '0-0', 'slow');
+      throw new GatewayError('UNAVAILABLE', 'connection is backed up; reconnect and resume');
+    }
 
     let result: CatchUpRead;
+    let generation: number;
     try {
       await feed.ready;
       for (let attempt = 1; ; attempt++) {
-        const generation = feed.generation;
-        result = await read();
+        generation = feed.generation;
+        result = await read(alive);
         if (feed.generation === generation) break;
         if (attempt >= MAX_READ_ATTEMPTS) {
           throw new GatewayError('UNAVAILABLE', 'history is being rebuilt, retry');
@@ -259,12 +310,27 @@ export class SubscriptionService implements OnModuleDestroy {
       this.remove(socket, key, sub);
       throw err;
     }
-    if (member.state !== 'reading' || subs.get(key) !== sub || !socket.isOpen()) {
+    if (!alive()) {
       this.remove(socket, key, sub);
       throw new GatewayError(
         'UNAVAILABLE',
         'subscription was replaced or cancelled while starting',
       );
+    }
+    const replay = result.replay;
+    if (
+      replay &&
+      (replay.restAfter !== null ||
+        socket.bufferedBytes() + replay.heldBytes > this.config.viewer.hardLimitBytes)
+    ) {
+      // Too much to write at once: the ack, then the replay in pages paced by
+      // the connection, then live.
+      const reply: CatchUpReply = { ok: true, position: result.position, replayed: replay.count };
+      acknowledge(reply, result);
+      this.streamReplay(socket, sub, stream, replay, result, generation!, alive).catch(
+        (err: unknown) => this.endReplay(sub, err),
+      );
+      return;
     }
     // From here to `activate` everything runs synchronously: no live event slips in between.
     const events = feed.arm(member, result.history, result.position, result.threshold);
@@ -279,6 +345,182 @@ export class SubscriptionService implements OnModuleDestroy {
     acknowledge(reply, result);
     if (events.length > 0) member.viewer.send(events);
     feed.activate(member);
+  }
+
+  /**
+   * Reads a replay after `since`: holds the events `filter` accepts up to the
+   * viewer's hard limit in bytes, and counts (without holding) the rest, so
+   * the ack can say how many follow. Pages are read under the replica's
+   * replay read bound; a cancelled subscribe stops reading. Null when
+   * something after `since` is no longer held.
+   */
+  private async readReplay(
+    stream: StreamRef,
+    since: string,
+    filter: TypeFilter,
+    alive: () => boolean,
+  ): Promise<Replay | null> {
+    const replay: Replay = { held: [], heldBytes: 0, count: 0, restAfter: null, lastId: since };
+    const limit = this.config.viewer.hardLimitBytes;
+    let cursor = since;
+    // Held while it fits the viewer's hard limit.
+    for (;;) {
+      if (!alive()) throw cancelled();
+      const page = await this.replayReads.run(() =>
+        this.history.readAfter(stream, cursor, REPLAY_PAGE),
+      );
+      if (!page.held) return null;
+      replay.lastId = page.lastId;
+      for (const event of page.events) {
+        if (replay.restAfter !== null) break;
+        if (!filter.matches(event.type)) continue;
+        const bytes = eventBytes(event);
+        if (replay.heldBytes + bytes > limit) {
+          replay.restAfter = replay.held.at(-1)?.id ?? since;
+          break;
+        }
+        replay.count++;
+        replay.held.push(event);
+        replay.heldBytes += bytes;
+      }
+      if (replay.restAfter !== null) break;
+      if (!page.hasMore || page.events.length === 0) return replay;
+      cursor = page.events[page.events.length - 1].id;
+    }
+    // The rest is only counted (ids and types, not bodies), up to where the read ends.
+    cursor = replay.restAfter;
+    for (;;) {
+      if (!alive()) throw cancelled();
+      const after = cursor;
+      const page = await this.replayReads.run(() =>
+        this.history.readTypesAfter(stream, after, COUNT_PAGE),
+      );
+      if (!page.held) return null;
+      replay.lastId = page.lastId;
+      for (const { type } of page.entries) if (filter.matches(type)) replay.count++;
+      if (!page.hasMore || page.entries.length === 0) return replay;
+      cursor = page.entries[page.entries.length - 1].id;
+    }
+  }
+
+  /**
+   * Sends a replay too large to write at once: frames of at most
+   * REPLAY_FRAME_BYTES, each written only once the connection has drained
+   * below the soft limit, and the part not held read page by page as it
+   * goes; then the live events buffered meanwhile, and live. Live events
+   * gather in the feed meanwhile, under the hard limit.
+   */
+  private async streamReplay(
+    socket: ViewerConnection,
+    sub: ViewerSubscription,
+    stream: StreamRef,
+    replay: Replay,
+    read: CatchUpRead,
+    generation: number,
+    alive: () => boolean,
+  ): Promise<void> {
+    const { feed, member } = sub;
+    const write = async (events: EventEnvelope[]) => {
+      let frame: EventEnvelope[] = [];
+      let bytes = 0;
+      for (const event of events) {
+        frame.push(event);
+        bytes += eventBytes(event);
+        if (bytes < REPLAY_FRAME_BYTES) continue;
+        if (!(await this.drained(socket, alive))) return false;
+        socket.send(frame);
+        member.deliveredUpTo = event.id;
+        frame = [];
+        bytes = 0;
+      }
+      if (frame.length === 0) return true;
+      if (!(await this.drained(socket, alive))) return false;
+      socket.send(frame);
+      member.deliveredUpTo = frame[frame.length - 1].id;
+      return true;
+    };
+    const filter = member.filter;
+    member.deliveredUpTo = read.position;
+    if (!(await write(replay.held))) return;
+    replay.held = [];
+    let cursor = replay.restAfter;
+    while (cursor !== null && compareStreamIds(cursor, read.threshold) < 0) {
+      if (!(await this.drained(socket, alive))) return;
+      const after = cursor;
+      const page = await this.replayReads.run(() =>
+        this.history.readAfter(stream, after, REPLAY_PAGE),
+      );
+      if (!alive()) return;
+      if (!page.held || feed.generation !== generation) {
+        // Trimmed or lost under the replay: the viewer resumes from what it got.
+        this.onLagged(member.viewer as ConnectionViewer, member.deliveredUpTo, 'lost');
+        return;
+      }
+      const events: EventEnvelope[] = [];
+      for (const event of page.events) {
+        if (compareStreamIds(event.id, read.threshold) > 0) break;
+        cursor = event.id;
+        if (filter.matches(event.type)) events.push(event);
+      }
+      if (!(await write(events))) return;
+      if (!page.hasMore || page.events.length === 0 || cursor === after) break;
+    }
+    if (!alive()) return;
+    if (feed.generation !== generation) {
+      this.onLagged(member.viewer as ConnectionViewer, member.deliveredUpTo, 'lost');
+      return;
+    }
+    const live = feed.arm(member, [], read.threshold, read.threshold);
+    if (live.length > 0) socket.send(live);
+    feed.activate(member);
+  }
+
+  /**
+   * Resolves true once the connection has drained below the soft limit, false
+   * when the subscription was cancelled meanwhile; throws `StalledViewer`
+   * when the connection stayed backed up past the stall timeout (counted
+   * across the connection's replays, so resubscribing does not reset it).
+   */
+  private async drained(socket: ViewerConnection, alive: () => boolean): Promise<boolean> {
+    const { softLimitBytes, replayStallTimeoutMs } = this.config.viewer;
+    if (socket.bufferedBytes() <= softLimitBytes) {
+      this.stalledSince.delete(socket);
+      return alive();
+    }
+    const since = this.stalledSince.get(socket) ?? Date.now();
+    this.stalledSince.set(socket, since);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS));
+      if (!alive()) return false;
+      if (socket.bufferedBytes() <= softLimitBytes) {
+        this.stalledSince.delete(socket);
+        return true;
+      }
+      if (Date.now() - since > replayStallTimeoutMs) throw new StalledViewer();
+    }
+  }
+
+  private stalledTooLong(socket: ViewerConnection): boolean {
+    const since = this.stalledSince.get(socket);
+    return (
+      since !== undefined &&
+      Date.now() - since > this.config.viewer.replayStallTimeoutMs &&
+      socket.bufferedBytes() > this.config.viewer.softLimitBytes
+    );
+  }
+
+  /** A paced replay that failed: a stalled viewer is lagged and disconnected; anything else is lost. */
+  private endReplay(sub: ViewerSubscription, err: unknown): void {
+    const { member } = sub;
+    if (member.state !== 'reading') return;
+    if (!(err instanceof StalledViewer)) {
+      this.logger.event('warn', 'replay failed', { stream: sub.key, error: err });
+    }
+    this.onLagged(
+      member.viewer as ConnectionViewer,
+      member.deliveredUpTo,
+      err instanceof StalledViewer ? 'slow' : 'lost',
+    );
   }
 
   /** Every held event after `since`, and the stream's last id when read; null when not held. */

@@ -20,6 +20,11 @@ export type ReadAfterResult =
       held: false;
     };
 
+/** `readTypesAfter`: like `ReadAfterResult`, with each event's id and type only. */
+export type ReadTypesResult =
+  | { held: true; entries: { id: string; type: string }[]; lastId: string; hasMore: boolean }
+  | { held: false };
+
 export interface LatestResult {
   events: EventEnvelope[];
   lastId: string;
@@ -48,6 +53,11 @@ export interface EventHistory {
   append(events: PendingEvent[]): Promise<EventEnvelope[]>;
   /** Events after `since` (exclusive), oldest first, or `held: false`. `"0-0"` is the start. */
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult>;
+  /**
+   * As `readAfter`, with only each event's id and type: what a reader needs
+   * to count a long replay without holding or parsing it.
+   */
+  readTypesAfter(stream: StreamRef, since: string, limit: number): Promise<ReadTypesResult>;
   /** The latest `limit` events, oldest first. */
   readLatest(stream: StreamRef, limit: number): Promise<LatestResult>;
   /** Latest envelope per entity and the project stream id it is consistent with. */

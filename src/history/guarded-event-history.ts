@@ -5,6 +5,7 @@ import type {
   EventHistory,
   LatestResult,
   ReadAfterResult,
+  ReadTypesResult,
   StreamRef,
 } from './event-history.port.js';
 
@@ -31,6 +32,10 @@ export class GuardedEventHistory implements EventHistory {
 
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {
     return this.inner.readAfter(stream, since, limit);
+  }
+
+  readTypesAfter(stream: StreamRef, since: string, limit: number): Promise<ReadTypesResult> {
+    return this.inner.readTypesAfter(stream, since, limit);
   }
 
   readLatest(stream: StreamRef, limit: number): Promise<LatestResult> {

@@ -31,6 +31,7 @@ import { RedisConnectionLimiter } from './redis-connection-limiter.js';
           {
             handshakesPerMinute: config.limits.handshakesPerMinute,
             publishPerSecond: config.limits.publishPerSecond,
+            readsPerSecond: config.limits.readsPerSecond,
           },
           redis ? { client: redis.command, keys } : null,
         ),

@@ -12,18 +12,21 @@ export type LimitResult = { ok: true } | { ok: false; retryAfterSeconds: number 
 export interface RateLimitOptions {
   handshakesPerMinute: number;
   publishPerSecond: number;
+  readsPerSecond: number;
 }
 
 /**
  * Cluster-wide rate limits (rate-limiter-flexible on Redis; in memory in
  * embedded mode): handshakes per client address per minute, publish requests
- * per publishing token per second. When Redis cannot answer, each replica
+ * per publishing token per second, snapshot and history reads per token per
+ * second. When Redis cannot answer, each replica
  * falls back to the same limit in its own memory (rate-limiter-flexible's
  * insurance limiter) rather than letting everything through or nothing.
  */
 export class RateLimits {
   private readonly handshakes: RateLimiterAbstract;
   private readonly publishes: RateLimiterAbstract;
+  private readonly reads: RateLimiterAbstract;
 
   constructor(options: RateLimitOptions, redis: { client: Redis; keys: RedisKeys } | null) {
     const make = (kind: string, points: number, duration: number): RateLimiterAbstract => {
@@ -39,6 +42,7 @@ export class RateLimits {
     };
     this.handshakes = make('handshake', options.handshakesPerMinute, 60);
     this.publishes = make('publish', options.publishPerSecond, 1);
+    this.reads = make('read', options.readsPerSecond, 1);
   }
 
   /** One handshake from `address` (a client IP). */
@@ -49,6 +53,11 @@ export class RateLimits {
   /** One publish request with the token identified by `tokenKey`. */
   publish(tokenKey: string): Promise<LimitResult> {
     return consume(this.publishes, tokenKey);
+  }
+
+  /** One snapshot or history read with the token identified by `tokenKey`. */
+  read(tokenKey: string): Promise<LimitResult> {
+    return consume(this.reads, tokenKey);
   }
 }
 

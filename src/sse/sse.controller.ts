@@ -35,6 +35,7 @@ const TICKET_TTL_MS = 30_000;
 /** What `EventSource` waits before reconnecting after the stream ends. */
 const RETRY_MS = 1000;
 const MAX_RUNS = 20;
+const TICKET_PATTERN = /^[A-Za-z0-9_-]{20,100}$/;
 
 /**
  * Server-Sent Events: the same project stream as `subscribe` (resume with
@@ -75,8 +76,12 @@ export class SseController {
       expiresAt: p.expiresAt,
       issuedAt: p.issuedAt,
     };
-    await this.tickets.save(ticket, grant, TICKET_TTL_MS);
-    return { ticket, expiresAt: new Date(Date.now() + TICKET_TTL_MS).toISOString() };
+    // A ticket never outlives the token that minted it.
+    const expiresAt = Math.min(Date.now() + TICKET_TTL_MS, p.expiresAt);
+    const ttlMs = expiresAt - Date.now();
+    if (ttlMs <= 0) throw new GatewayError('UNAUTHORIZED', 'token expired');
+    await this.tickets.save(ticket, grant, ttlMs);
+    return { ticket, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   @Get('projects/:projectId/events')
@@ -149,8 +154,11 @@ export class SseController {
         'an Authorization: Bearer token or a ticket is required',
       );
     }
-    const grant = await this.tickets.take(ticket);
-    if (!grant) throw new GatewayError('UNAUTHORIZED', 'ticket unknown, expired or already used');
+    // A made-up ticket is refused like a spent one: the client needs a new ticket either way.
+    const grant = TICKET_PATTERN.test(ticket) ? await this.tickets.take(ticket) : null;
+    if (!grant || grant.expiresAt <= Date.now()) {
+      throw new GatewayError('UNAUTHORIZED', 'ticket unknown, expired or already used');
+    }
     if (grant.projectId !== projectId) {
       throw new GatewayError('UNAUTHORIZED', 'ticket was issued for another project');
     }
@@ -189,9 +197,6 @@ function parseQuery(req: Request): SseQuery {
     if (!known.has(key)) problems.push({ path: key, problem: 'unknown query parameter' });
   }
   const ticket = single('ticket');
-  if (ticket !== undefined && !/^[A-Za-z0-9_-]{20,100}$/.test(ticket)) {
-    problems.push({ path: 'ticket', problem: 'malformed ticket' });
-  }
   // EventSource sends Last-Event-ID as a header; polyfills may use the query.
   const header = req.headers['last-event-id'];
   const since = typeof header === 'string' && header !== '' ? header : single('lastEventId');

@@ -172,6 +172,22 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       expect(latest.hasMore).toBe(true);
     });
 
+    it('reads ids and types alone after an id, with the same paging and the same held rule', async () => {
+      const { bus, history } = await open({ maxEvents: 5 });
+      const projectId = newProject();
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++)
+        ids.push((await bus.publish(task(projectId, `t${i}`, 'planning'))).id);
+      const page = await history.readTypesAfter({ projectId }, ids[2], 3);
+      expect(page).toEqual({
+        held: true,
+        lastId: ids[6],
+        hasMore: true,
+        entries: ids.slice(3, 6).map((id) => ({ id, type: 'task.status.changed' })),
+      });
+      expect(await history.readTypesAfter({ projectId }, '0-0', 3)).toEqual({ held: false });
+    });
+
     it('caps history and says when an id is no longer held or was never issued', async () => {
       const { bus, history } = await open({ maxEvents: 5 });
       const projectId = newProject();

@@ -62,6 +62,16 @@ export class RawEngine {
     this.ws.terminate();
   }
 
+  /** Sends `frame` and, once it is handed to the network, vanishes (no close handshake). */
+  sendAndVanish(frame: string): Promise<void> {
+    return new Promise((resolve) =>
+      this.ws.send(frame, () => {
+        this.ws.terminate();
+        resolve();
+      }),
+    );
+  }
+
   /** Resolves once `predicate` holds over the frames received; rejects when the socket closes or after `timeoutMs`. */
   until(predicate: (frames: string[]) => boolean, timeoutMs = 5000): Promise<void> {
     return this.waiter.until(

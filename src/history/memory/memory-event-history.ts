@@ -6,6 +6,7 @@ import type {
   HistoryLimits,
   LatestResult,
   ReadAfterResult,
+  ReadTypesResult,
   StreamRef,
 } from '../event-history.port.js';
 
@@ -87,6 +88,18 @@ export class MemoryEventHistory implements EventHistory {
     this.pruneEnded(state, now);
     this.liveListener?.(projectId, stored);
     return Promise.resolve(stored);
+  }
+
+  async readTypesAfter(ref: StreamRef, since: string, limit: number): Promise<ReadTypesResult> {
+    const page = await this.readAfter(ref, since, limit);
+    if (!page.held) return page;
+    const { lastId, hasMore } = page;
+    return {
+      held: true,
+      lastId,
+      hasMore,
+      entries: page.events.map(({ id, type }) => ({ id, type })),
+    };
   }
 
   readAfter(ref: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {

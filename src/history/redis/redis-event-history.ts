@@ -9,6 +9,7 @@ import type {
   HistoryLimits,
   LatestResult,
   ReadAfterResult,
+  ReadTypesResult,
   StreamRef,
 } from '../event-history.port.js';
 
@@ -82,6 +83,18 @@ export class RedisEventHistory implements EventHistory {
       events.push(withId(String(reply[i]), String(reply[i + 1])));
     }
     return { held: true, lastId: String(reply[1]), hasMore: reply[2] === 1, events };
+  }
+
+  async readTypesAfter(ref: StreamRef, since: string, limit: number): Promise<ReadTypesResult> {
+    const reply = (await withRedis(() =>
+      READ_AFTER_SCRIPT.run(this.client, [this.streamKey(ref)], [since, limit, 'types']),
+    )) as (string | number)[];
+    if (reply[0] !== 1) return { held: false };
+    const entries: { id: string; type: string }[] = [];
+    for (let i = 3; i < reply.length; i += 2) {
+      entries.push({ id: String(reply[i]), type: String(reply[i + 1]) });
+    }
+    return { held: true, lastId: String(reply[1]), hasMore: reply[2] === 1, entries };
   }
 
   async readLatest(ref: StreamRef, limit: number): Promise<LatestResult> {
