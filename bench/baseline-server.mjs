@@ -3,6 +3,8 @@
 // /api/projects/:id/events takes one event or an array (the publisher sends
 // the same requests to both), stamps id and occurredAt, and broadcasts them as
 // one `events` frame to the project's room through the adapter.
+// GET /api/projects/:id/snapshot answers one hash of latest envelopes (the
+// snapshot scenario seeds it in Redis).
 // GET /stats answers its event-loop delay since the last call (like the
 // gateway's prom-client figures, 10 ms resolution).
 import { createServer } from 'node:http';
@@ -27,6 +29,18 @@ const http = createServer((req, res) => {
     });
     loop.reset();
     return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  }
+  const snapshot = /^\/api\/projects\/([^/]+)\/snapshot$/.exec(req.url ?? '');
+  if (req.method === 'GET' && snapshot) {
+    // What a hand-written snapshot endpoint does: one hash of latest envelopes, JSON out.
+    void pub.hGetAll(`baseline:{${snapshot[1]}}:state`).then((fields) => {
+      const body = JSON.stringify({
+        position: '0-0',
+        snapshot: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, JSON.parse(v)])),
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    return;
   }
   if (req.method !== 'POST') return res.writeHead(404).end();
   let body = '';

@@ -1,4 +1,4 @@
-// npm run bench [-- --only fanout,ingest,connections,recovery --quick --seconds 4
+// npm run bench [-- --only fanout,ingest,connections,recovery,snapshot --quick --seconds 4
 //                  --json out.json --profile]
 // The benchmark suite. Every scenario runs against the gateway and against the
 // baseline (plain Socket.IO + @socket.io/redis-adapter, bench/baseline-server.mjs)
@@ -13,12 +13,13 @@ import jwt from 'jsonwebtoken';
 import { parseArgs, PROFILE_NODE_ARGS, startRedis } from './lib.mjs';
 import { STEP, connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
 import { recovery } from './scenarios/recovery.mjs';
+import { snapshot } from './scenarios/snapshot.mjs';
 import { printTable } from './table.mjs';
 
 const args = parseArgs();
 const quick = 'quick' in args;
 const seconds = Number(args.seconds ?? (quick ? 2 : 5));
-const only = new Set((args.only ?? 'fanout,ingest,connections,recovery').split(','));
+const only = new Set((args.only ?? 'fanout,ingest,connections,recovery,snapshot').split(','));
 const secret = randomBytes(32).toString('hex');
 const sign = (claims) => jwt.sign(claims, secret, { expiresIn: 7200 });
 const profile = 'profile' in args;
@@ -79,6 +80,13 @@ const plans = [
     title:
       'recovery: 150 viewers over 10 projects, 3 replicas, 200 events/s for 8 s, replica 1 killed (SIGKILL) at 40%; viewers move to the next replica (ours resubscribes with since)',
     run: (kind) => recovery(ctx, kind, { viewers: 150, rate: 200, seconds: quick ? 4 : 8 }),
+  },
+  {
+    key: 'snapshot',
+    name: 'snapshot',
+    title: `snapshot: one project of ${quick ? 2000 : 10000} entities on 1 replica; 50 reads one by one, then 200 at once by 200 tokens, then 200 at once by one token`,
+    run: (kind) =>
+      snapshot(ctx, kind, { entities: quick ? 2000 : 10000, sequential: 50, burst: 200 }),
   },
 ].filter((plan) => only.has(plan.key));
 

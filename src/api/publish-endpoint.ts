@@ -71,10 +71,9 @@ export class PublishEndpoint {
       if (error.retryAfterSeconds !== undefined) {
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
       }
-      // Refused before its body was read: the rest of it would hold the
-      // keep-alive connection (Node reads it to find the next request), so the
-      // connection closes after the answer.
-      if (!req.complete) res.setHeader('Connection', 'close');
+      // Refused before its body was read: the rest of it stands between this
+      // keep-alive connection and its next request.
+      if (!req.complete) discardRestOfBody(req);
       send(res, error.httpStatus, { error: error.toBody() });
     }
   }
@@ -131,6 +130,41 @@ export class PublishEndpoint {
       res.setHeader('Access-Control-Allow-Origin', origin);
     }
   }
+}
+
+/**
+ * What is left of a refused request's body is read and dropped up to this many
+ * bytes (a few bodies' worth: a client refused for a body slightly over the
+ * limit still reads its 413)...
+ */
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+/** ...and for this long, ms; past either, the connection is closed. */
+const DISCARD_MAX_MS = 2000;
+
+/**
+ * Reads and drops the rest of a refused request's body, so a client that
+ * goes on sending it gets the answer and keeps its connection (closing at
+ * once would break its upload with EPIPE before it reads the answer). A body
+ * that does not end within the bounds (a client that announced more than it
+ * sends, or one that sends without end) gets its connection closed instead,
+ * so the next request never waits behind it.
+ */
+function discardRestOfBody(req: IncomingMessage): void {
+  const socket = req.socket;
+  let dropped = 0;
+  const close = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(close, DISCARD_MAX_MS);
+  req.unpipe();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_MAX_BYTES) close();
+  });
+  req.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 /** Express decoded route params; an undecodable one fails the id check instead. */

@@ -6,6 +6,7 @@ import { http } from '../support/http.js';
 import { eventually, metric } from '../support/metrics.js';
 import { RawEngine } from '../support/raw-engine.js';
 import { TestStack } from '../support/stack.js';
+import { Waiter } from '../support/waiter.js';
 import { serviceToken, token } from '../support/tokens.js';
 import { Viewer, connectRefused, tcpSocketOf } from '../support/viewer.js';
 
@@ -256,7 +257,20 @@ describe('abuse: no client can exhaust a replica or lock a user out', () => {
       conn.write(headers('Content-Length: 5000000\r\n') + '[{"type":');
       const answer = await conn.closedWith();
       expect(answer).toMatch(/^HTTP\/1\.1 413/);
-      expect(answer.toLowerCase()).toContain('connection: close');
+    });
+
+    it('keeps the connection of a client that goes on sending a refused body, and answers its next request', async () => {
+      const conn = await RawHttp.open(a.port);
+      open.push(conn);
+      const body = JSON.stringify({
+        type: 'task.status.changed',
+        data: { taskId: 't1', from: null, to: 'done' },
+      });
+      const request = headers(`Content-Length: ${body.length}\r\n`).replace('/pub/', '/pub-kept/');
+      conn.write(request.replace('application/json', 'text/plain') + body);
+      conn.write(request + body);
+      await conn.until((text) => (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length === 2);
+      expect(conn.received).toMatch(/^HTTP\/1\.1 400[\s\S]*HTTP\/1\.1 202/);
     });
 
     it('answers a refused request whose body it did not read and closes the connection', async () => {
@@ -470,11 +484,15 @@ describe('abuse: the contract on trimmed history', () => {
 
 /** A raw HTTP/1.1 connection: what was written back, and when the server closed it. */
 class RawHttp {
-  private received = '';
+  received = '';
   private readonly ended: Promise<void>;
+  private readonly waiter = new Waiter();
 
   private constructor(private readonly socket: TcpSocket) {
-    socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    socket.on('data', (chunk: Buffer) => {
+      this.received += chunk.toString('latin1');
+      this.waiter.notify();
+    });
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => undefined);
   }
@@ -500,6 +518,15 @@ class RawHttp {
     this.socket.write(`${data.length.toString(16)}\r\n`);
     this.socket.write(data);
     this.socket.write('\r\n');
+  }
+
+  /** Resolves once `predicate` holds over what was received (within 10 s). */
+  until(predicate: (text: string) => boolean): Promise<void> {
+    return this.waiter.until(
+      () => predicate(this.received),
+      10_000,
+      () => `answers; got: ${this.received}`,
+    );
   }
 
   /** What the server answered, once it closed the connection (within 10 s). */
