@@ -63,6 +63,8 @@ export interface AppConfig {
   };
   /** History pages read for replays at once on this replica. */
   replayConcurrentReads: number;
+  /** Bytes of replayed history held in memory at once on this replica. */
+  replayMaxBytes: number;
   /** Browser origins that are this gateway itself (same-origin), besides `corsOrigins`. */
   publicOrigins: string[];
   batchWindowMs: number;

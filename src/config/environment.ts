@@ -214,6 +214,13 @@ export class Environment {
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) REPLAY_CONCURRENT_READS?: number;
 
+  /**
+   * Bytes of replayed history a replica holds in memory at once, across all
+   * viewers; a replay that finds it used up sends its events page by page as
+   * they are read instead of holding them. Default 67108864 (64 MiB).
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1024 * 1024) REPLAY_MAX_BYTES?: number;
+
   /** Snapshot and history reads per second per token, across the cluster (429 past it). Default 20. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_READS_PER_SECOND?: number;
 

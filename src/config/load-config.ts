@@ -165,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       replayStallTimeoutMs: parsed.REPLAY_STALL_TIMEOUT_MS ?? 10_000,
     },
     replayConcurrentReads: parsed.REPLAY_CONCURRENT_READS ?? 4,
+    replayMaxBytes: parsed.REPLAY_MAX_BYTES ?? 64 * 1024 * 1024,
     publicOrigins,
     batchWindowMs: parsed.BATCH_WINDOW_MS ?? 25,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GatewayError } from '../common/errors.js';
 import { compareStreamIds } from '../common/ids.js';
+import { ByteBudget } from '../common/byte-budget.js';
 import { Semaphore } from '../common/semaphore.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -96,6 +97,8 @@ export class SubscriptionService implements OnModuleDestroy {
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
   /** Replays' history reads in flight on this replica: bounds their bytes and Redis time. */
   private readonly replayReads: Semaphore;
+  /** Bytes of replayed history held on this replica, across all viewers. */
+  private readonly replayBytes: ByteBudget;
   /** Since when a connection has been backed up while a replay to it waits (any of its replays). */
   private readonly stalledSince = new WeakMap<ViewerConnection, number>();
 
@@ -107,6 +110,10 @@ export class SubscriptionService implements OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
     this.replayReads = new Semaphore(config.replayConcurrentReads);
+    this.replayBytes = new ByteBudget(config.replayMaxBytes);
+    metrics.addCollector(() =>
+      metrics.internalObjects.set({ kind: 'replay_bytes' }, this.replayBytes.inUse),
+    );
     this.pacer = new BatchPacer(config.batchWindowMs);
     this.pacer.start();
     metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
@@ -302,6 +309,7 @@ export class SubscriptionService implements OnModuleDestroy {
         generation = feed.generation;
         result = await read(alive);
         if (feed.generation === generation) break;
+        if (result.replay) this.releaseHeld(result.replay);
         if (attempt >= MAX_READ_ATTEMPTS) {
           throw new GatewayError('UNAVAILABLE', 'history is being rebuilt, retry');
         }
@@ -311,11 +319,9 @@ export class SubscriptionService implements OnModuleDestroy {
       throw err;
     }
     if (!alive()) {
+      if (result.replay) this.releaseHeld(result.replay);
       this.remove(socket, key, sub);
-      throw new GatewayError(
-        'UNAVAILABLE',
-        'subscription was replaced or cancelled while starting',
-      );
+      throw cancelled();
     }
     const replay = result.replay;
     if (
@@ -334,6 +340,8 @@ export class SubscriptionService implements OnModuleDestroy {
     }
     // From here to `activate` everything runs synchronously: no live event slips in between.
     const events = feed.arm(member, result.history, result.position, result.threshold);
+    // Sent (below, synchronously) or copied into `events`: the budget can have them back.
+    if (replay) this.releaseHeld(replay);
     this.logger.event('debug', 'subscribed', {
       socket: socket.id,
       stream: key,
@@ -361,9 +369,32 @@ export class SubscriptionService implements OnModuleDestroy {
     alive: () => boolean,
   ): Promise<Replay | null> {
     const replay: Replay = { held: [], heldBytes: 0, count: 0, restAfter: null, lastId: since };
+    try {
+      const read = await this.readReplayInto(replay, stream, since, filter, alive);
+      if (!read) this.releaseHeld(replay);
+      return read;
+    } catch (err) {
+      this.releaseHeld(replay);
+      throw err;
+    }
+  }
+
+  /** Gives a replay's held bytes back to the replica's budget (once they are sent, or not needed). */
+  private releaseHeld(replay: Replay): void {
+    this.replayBytes.release(replay.heldBytes);
+    replay.heldBytes = 0;
+    replay.held = [];
+  }
+
+  private async readReplayInto(
+    replay: Replay,
+    stream: StreamRef,
+    since: string,
+    filter: TypeFilter,
+    alive: () => boolean,
+  ): Promise<Replay | null> {
     const limit = this.config.viewer.hardLimitBytes;
     let cursor = since;
-    // Held while it fits the viewer's hard limit.
     for (;;) {
       if (!alive()) throw cancelled();
       const page = await this.replayReads.run(() =>
@@ -375,7 +406,8 @@ export class SubscriptionService implements OnModuleDestroy {
         if (replay.restAfter !== null) break;
         if (!filter.matches(event.type)) continue;
         const bytes = eventBytes(event);
-        if (replay.heldBytes + bytes > limit) {
+        // Held while it fits the viewer's hard limit and the replica's budget.
+        if (replay.heldBytes + bytes > limit || !this.replayBytes.take(bytes)) {
           replay.restAfter = replay.held.at(-1)?.id ?? since;
           break;
         }
@@ -441,8 +473,11 @@ export class SubscriptionService implements OnModuleDestroy {
     };
     const filter = member.filter;
     member.deliveredUpTo = read.position;
-    if (!(await write(replay.held))) return;
-    replay.held = [];
+    try {
+      if (!(await write(replay.held))) return;
+    } finally {
+      this.releaseHeld(replay);
+    }
     let cursor = replay.restAfter;
     while (cursor !== null && compareStreamIds(cursor, read.threshold) < 0) {
       if (!(await this.drained(socket, alive))) return;
