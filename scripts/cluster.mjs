@@ -94,6 +94,7 @@ try {
   }
   // Development-only secret, generated per run: the tokens below die with the cluster.
   const secret = randomBytes(32).toString('hex');
+  const lbPort = PORT === 0 ? await freePort() : PORT;
   const replicas = [];
   for (let i = 0; i < REPLICAS; i++) {
     const port = await freePort();
@@ -107,6 +108,8 @@ try {
         REDIS_KEY_PREFIX: 'sb',
         JWT_SECRET: secret,
         TRUSTED_PROXIES: '127.0.0.1',
+        // The dashboard is opened through the load balancer.
+        PUBLIC_ORIGIN: `http://127.0.0.1:${lbPort},http://localhost:${lbPort}`,
         DRAIN_WINDOW_MS: '5000',
         LOG_LEVEL: 'info',
         ...(i === 0 ? { DEMO: '1' } : {}),
@@ -115,7 +118,6 @@ try {
     );
     replicas.push({ url: `http://127.0.0.1:${port}`, port, pid: child.pid });
   }
-  const lbPort = PORT === 0 ? await freePort() : PORT;
   const dir = mkdtempSync(join(tmpdir(), 'gateway-cluster-'));
   const config = join(dir, 'haproxy.cfg');
   writeFileSync(config, haproxyConfig(lbPort, replicas));

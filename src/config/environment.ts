@@ -225,10 +225,10 @@ export class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_READS_PER_SECOND?: number;
 
   /**
-   * The gateway's own public origin (`https://gateway.example.com`): browser
-   * requests from it are same-origin (the dashboard it serves). Never judged
-   * from the Host header. Default: none (with DEMO=1, `http://localhost:PORT`
-   * and `http://127.0.0.1:PORT`).
+   * The gateway's own public origin(s), comma separated
+   * (`https://gateway.example.com`): pages served from there (the dashboard)
+   * may connect. Same-origin is never judged from the Host header. Default:
+   * none (with DEMO=1, `http://localhost:PORT` and `http://127.0.0.1:PORT`).
    */
   @IsOptional() @IsString() PUBLIC_ORIGIN?: string;
 

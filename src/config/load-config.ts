@@ -74,11 +74,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const publicOrigins: string[] = [];
   if (parsed.PUBLIC_ORIGIN !== undefined) {
-    if (/^https?:\/\/[^/\s]+$/.test(parsed.PUBLIC_ORIGIN)) publicOrigins.push(parsed.PUBLIC_ORIGIN);
-    else {
-      problems.push(
-        `PUBLIC_ORIGIN: ${JSON.stringify(parsed.PUBLIC_ORIGIN)} is not an origin like https://gateway.example.com`,
-      );
+    for (const origin of splitList(parsed.PUBLIC_ORIGIN)) {
+      if (/^https?:\/\/[^/\s]+$/.test(origin)) publicOrigins.push(origin);
+      else {
+        problems.push(
+          `PUBLIC_ORIGIN: ${JSON.stringify(origin)} is not an origin like https://gateway.example.com`,
+        );
+      }
     }
   } else if (parsed.DEMO) {
     // The demo page is opened at localhost: it is the gateway's own origin there.

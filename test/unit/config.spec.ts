@@ -25,7 +25,12 @@ describe('configuration', () => {
         messagesPerSecond: 20,
         handshakesPerMinute: 120,
         publishPerSecond: 200,
+        readsPerSecond: 20,
       },
+      viewer: { softLimitBytes: 262_144, hardLimitBytes: 2_097_152, replayStallTimeoutMs: 10_000 },
+      replayConcurrentReads: 4,
+      replayMaxBytes: 64 * 1024 * 1024,
+      publicOrigins: [],
       batchWindowMs: 25,
       drainWindowMs: 10_000,
       demo: false,
@@ -66,6 +71,32 @@ describe('configuration', () => {
     expect(c.jwt).toMatchObject({ audience: 'aud', issuer: 'iss' });
   });
 
+  it('reads the bounds on replays and reads, and the public origins', () => {
+    const c = loadConfig({
+      JWT_SECRET: SECRET,
+      REPLAY_STALL_TIMEOUT_MS: '3000',
+      REPLAY_CONCURRENT_READS: '2',
+      REPLAY_MAX_BYTES: '2097152',
+      RATE_LIMIT_READS_PER_SECOND: '5',
+      PUBLIC_ORIGIN: 'https://gw.example.com, http://localhost:8080',
+    });
+    expect(c).toMatchObject({
+      viewer: { replayStallTimeoutMs: 3000 },
+      replayConcurrentReads: 2,
+      replayMaxBytes: 2_097_152,
+      limits: { readsPerSecond: 5 },
+      publicOrigins: ['https://gw.example.com', 'http://localhost:8080'],
+    });
+  });
+
+  it("takes the demo page's own origins as same-origin only in demo mode", () => {
+    expect(loadConfig({ DEMO: '1', PORT: '4000' }).publicOrigins).toEqual([
+      'http://localhost:4000',
+      'http://127.0.0.1:4000',
+    ]);
+    expect(loadConfig({ JWT_SECRET: SECRET }).publicOrigins).toEqual([]);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ JWT_SECRET: SECRET, PORT: '', REDIS_URL: '' })).toMatchObject({
       port: 3000,
@@ -84,6 +115,9 @@ describe('configuration', () => {
         LOG_LEVEL: 'loud',
         JWT_SECRET: 'short-secret',
         CORS_ORIGINS: 'not an origin',
+        PUBLIC_ORIGIN: 'https://ok.test,evil.test/path',
+        REPLAY_MAX_BYTES: '10',
+        REPLAY_CONCURRENT_READS: '0',
       });
     } catch (err) {
       error = err as ConfigError;
@@ -98,6 +132,9 @@ describe('configuration', () => {
       'LOG_LEVEL',
       'JWT_SECRET',
       'CORS_ORIGINS',
+      'PUBLIC_ORIGIN',
+      'REPLAY_MAX_BYTES',
+      'REPLAY_CONCURRENT_READS',
     ])
       expect(joined).toContain(name);
     expect(joined).not.toContain('short-secret');
