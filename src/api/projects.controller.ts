@@ -1,9 +1,10 @@
-import { Controller, Get, Inject, Param, Query, Req, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
 import { requireProject } from '../auth/access.js';
 import { HttpAuthGuard, type AuthedRequest } from '../auth/http-auth.guard.js';
 import { GatewayError } from '../common/errors.js';
 import { STREAM_ID_PATTERN } from '../common/ids.js';
-import type { EventEnvelope, Snapshot } from '../events/envelope.js';
+import type { EventEnvelope } from '../events/envelope.js';
 import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
 import { RateLimits } from '../limits/rate-limits.js';
 import type { Principal } from '../auth/principal.js';
@@ -27,8 +28,8 @@ export interface HistoryPage {
 @Controller('api/projects/:projectId')
 @UseGuards(HttpAuthGuard)
 export class ProjectsController {
-  /** Snapshot reads in flight on this replica, by project (a cache of one promise, not state). */
-  private readonly snapshotReads = new Map<string, Promise<Snapshot>>();
+  /** Snapshot reads in flight on this replica, by project, as encoded JSON bytes (a cache of one promise, not state). */
+  private readonly snapshotReads = new Map<string, Promise<Buffer>>();
 
   constructor(
     @Inject(EVENT_HISTORY) private readonly history: EventHistory,
@@ -38,18 +39,25 @@ export class ProjectsController {
   @Get('snapshot')
   async snapshot(
     @Req() req: AuthedRequest,
+    @Res() res: Response,
     @Param('projectId') projectId: string,
-  ): Promise<Snapshot> {
+  ): Promise<void> {
     requireProject(req.principal, projectId);
     await this.limitReads(req.principal);
     let read = this.snapshotReads.get(projectId);
     if (!read) {
-      // Whoever asks while a read is in flight gets its answer: a snapshot is
-      // consistent with its own position, which is all a caller resumes from.
-      read = this.history.snapshot(projectId).finally(() => this.snapshotReads.delete(projectId));
+      // Whoever asks while a read is in flight gets its answer, encoded once:
+      // a snapshot is consistent with its own position, which is all a caller
+      // resumes from.
+      read = this.history
+        .snapshot(projectId)
+        .then((snapshot) => Buffer.from(JSON.stringify(snapshot)))
+        .finally(() => this.snapshotReads.delete(projectId));
       this.snapshotReads.set(projectId, read);
     }
-    return read;
+    const body = await read;
+    // `end`, not `send`: Express would hash megabytes per response for an ETag nobody sends back.
+    res.status(200).type('application/json').end(body);
   }
 
   @Get('events/history')
