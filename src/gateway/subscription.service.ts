@@ -201,16 +201,18 @@ export class SubscriptionService implements OnModuleDestroy {
       stream,
       TypeFilter.of(undefined),
       async (alive) => {
+        const all = TypeFilter.of(undefined);
         const from = dto.since ?? '0-0';
-        const replay = await this.readReplay(stream, from, TypeFilter.of(undefined), alive);
+        const replay = await this.readReplay(stream, from, all, alive);
         if (replay)
           return { replay, history: replay.held, position: from, threshold: replay.lastId };
-        const latest = await this.history.readLatest(stream, this.config.history.maxLogLines);
-        const read: CatchUpRead = {
-          history: latest.events,
-          position: '0-0',
-          threshold: latest.lastId,
-        };
+        // Older lines were trimmed: what is kept is replayed, from the oldest line kept.
+        const probe = await this.history.readAfter(stream, from, 1);
+        const keptAfter = probe.held ? null : (probe.heldAfter ?? null);
+        const kept = keptAfter ? await this.readReplay(stream, keptAfter, all, alive) : null;
+        const read: CatchUpRead = kept
+          ? { replay: kept, history: kept.held, position: '0-0', threshold: kept.lastId }
+          : { history: [], position: '0-0', threshold: await this.lastId(stream) };
         if (dto.since) read.resync = true;
         return read;
       },
@@ -558,6 +560,10 @@ export class SubscriptionService implements OnModuleDestroy {
     );
   }
 
+  private lastId(stream: StreamRef): Promise<string> {
+    return this.history.readLatest(stream, 1).then((latest) => latest.lastId);
+  }
+
   /** Every held event after `since`, and the stream's last id when read; null when not held. */
   private async readAllAfter(
     stream: StreamRef,
@@ -612,7 +618,7 @@ export class SubscriptionService implements OnModuleDestroy {
           : this.bus.subscribe(projectId, LOG_TYPE, (e) => {
               if ((e.data as { runId?: string }).runId === runId) f.receive(e);
             }),
-      lastId: () => this.history.readLatest(stream, 1).then((latest) => latest.lastId),
+      lastId: () => this.lastId(stream),
       readAllAfter: (since) => this.readAllAfter(stream, since).then((r) => r?.events ?? null),
       ...(runId === undefined ? { snapshot: () => this.history.snapshot(projectId) } : {}),
     };

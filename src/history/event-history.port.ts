@@ -18,6 +18,8 @@ export type ReadAfterResult =
   | {
       /** Something after `since` was trimmed or lost, or `since` was never issued. */
       held: false;
+      /** Every event after this id is still held (the highest trimmed id); absent when the stream is gone. */
+      heldAfter?: string;
     };
 
 /** `readTypesAfter`: like `ReadAfterResult`, with each event's id and type only. */

@@ -105,7 +105,8 @@ return ids
  * trimmed id (trimmed), or an id between entries (never issued).
  *
  * KEYS: 1 stream. ARGV: 1 since, 2 limit, 3 \`types\` for types instead of bodies.
- * Returns {1, lastId, hasMore, id1, body1, id2, body2, ...} or {0}.
+ * Returns {1, lastId, hasMore, id1, body1, id2, body2, ...}, or {0, maxDeletedId}
+ * when not held ({0} when the stream does not exist).
  */
 export const READ_AFTER_SCRIPT = new LuaScript(
   `${ID_HELPERS}
@@ -115,9 +116,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {0}
 end
 local last, maxdel = stream_info(KEYS[1])
-if cmp_id(since, last) > 0 or cmp_id(since, maxdel) < 0 then return {0} end
+if cmp_id(since, last) > 0 or cmp_id(since, maxdel) < 0 then return {0, maxdel} end
 if cmp_id(since, '0-0') ~= 0 and cmp_id(since, maxdel) ~= 0 then
-  if #redis.call('XRANGE', KEYS[1], since, since) == 0 then return {0} end
+  if #redis.call('XRANGE', KEYS[1], since, since) == 0 then return {0, maxdel} end
 end
 local limit = tonumber(ARGV[2])
 local entries = redis.call('XRANGE', KEYS[1], '(' .. since, '+', 'COUNT', limit + 1)

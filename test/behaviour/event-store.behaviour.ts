@@ -185,7 +185,10 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
         hasMore: true,
         entries: ids.slice(3, 6).map((id) => ({ id, type: 'task.status.changed' })),
       });
-      expect(await history.readTypesAfter({ projectId }, '0-0', 3)).toEqual({ held: false });
+      expect(await history.readTypesAfter({ projectId }, '0-0', 3)).toEqual({
+        held: false,
+        heldAfter: ids[1],
+      });
     });
 
     it('caps history and says when an id is no longer held or was never issued', async () => {
@@ -197,12 +200,14 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       // ids[0..2] were trimmed: resuming after ids[2] still misses nothing.
       const fromLastTrimmed = await history.readAfter({ projectId }, ids[2], 100);
       expect(fromLastTrimmed.held && fromLastTrimmed.events.map((e) => e.id)).toEqual(ids.slice(3));
-      expect(await history.readAfter({ projectId }, ids[1], 100)).toEqual({ held: false });
-      expect(await history.readAfter({ projectId }, '0-0', 100)).toEqual({ held: false });
+      // Not held, and where held history begins: after the highest trimmed id.
+      const notHeld = { held: false, heldAfter: ids[2] };
+      expect(await history.readAfter({ projectId }, ids[1], 100)).toEqual(notHeld);
+      expect(await history.readAfter({ projectId }, '0-0', 100)).toEqual(notHeld);
       const [ms] = ids[7].split('-');
-      expect(await history.readAfter({ projectId }, `${Number(ms) + 1000}-0`, 100)).toEqual({
-        held: false,
-      });
+      expect(await history.readAfter({ projectId }, `${Number(ms) + 1000}-0`, 100)).toEqual(
+        notHeld,
+      );
       expect(await history.readAfter({ projectId: newProject() }, ids[3], 100)).toEqual({
         held: false,
       });
@@ -220,7 +225,7 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       const between = `${ms}-${seq + 1}`;
       expect(compareStreamIds(first.id, between)).toBeLessThan(0);
       expect(compareStreamIds(between, second.id)).toBeLessThan(0);
-      expect(await history.readAfter({ projectId }, between, 100)).toEqual({ held: false });
+      expect(await history.readAfter({ projectId }, between, 100)).toMatchObject({ held: false });
       expect(await history.readAfter({ projectId }, first.id, 100)).toMatchObject({ held: true });
     });
 
@@ -308,8 +313,10 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
         'line 3',
         'line 4',
       ]);
+      // The first line was trimmed (the run keeps 3): held history begins after it.
       expect(await history.readAfter({ projectId, runId: 'r1' }, '0-0', 10)).toEqual({
         held: false,
+        heldAfter: logs[0],
       });
     });
 

@@ -67,7 +67,12 @@ describe('abuse: no client can exhaust a replica or lock a user out', () => {
       }
     }, 120_000);
 
-    it('keep a viewer that stops reading and replays the whole history again and again far under the memory limit, and drop it', async () => {
+    /**
+     * A viewer that stops reading and asks for the same large replay every
+     * 300 ms (under the message rate limit) for 8 s, while a bystander on the
+     * same replica watches another project.
+     */
+    const attack = async (request: [string, Record<string, unknown>]) => {
       const rss = () => {
         const status = readFileSync(`/proc/${a.child.pid}/status`, 'utf8');
         return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
@@ -76,7 +81,6 @@ describe('abuse: no client can exhaust a replica or lock a user out', () => {
       let peak = before;
       const lagged = await metric(a.url, 'gateway_lagged_disconnects_total');
 
-      // A viewer of another project on the same replica keeps getting its events.
       const bystander = await connect(a, 'bystander');
       expect(await bystander.subscribe({ projectId: 'replay-quiet' })).toMatchObject({ ok: true });
 
@@ -85,13 +89,14 @@ describe('abuse: no client can exhaust a replica or lock a user out', () => {
       const until = Date.now() + 8000;
       let sent = 0;
       while (Date.now() < until) {
-        attacker.socket.emit('subscribe', { projectId: bigProject, since: '0-0' }, () => undefined);
+        attacker.socket.emit(request[0], request[1], () => undefined);
         sent++;
         for (let i = 0; i < 3; i++) {
           await new Promise((r) => setTimeout(r, 100));
           peak = Math.max(peak, rss());
         }
         if (sent % 5 === 0) {
+          // The bystander keeps getting its events.
           const res = await publish(b, 'replay-quiet', {
             type: 'task.status.changed',
             data: { taskId: `t${sent}`, from: null, to: 'active' },
@@ -109,7 +114,24 @@ describe('abuse: no client can exhaust a replica or lock a user out', () => {
         10_000,
         'the stalled replayer to be dropped',
       );
+    };
+
+    it('keep a viewer that stops reading and replays the whole history again and again far under the memory limit, and drop it', async () => {
+      await attack(['subscribe', { projectId: bigProject, since: '0-0' }]);
     }, 60_000);
+
+    it('do the same for a run log whose oldest lines were trimmed, replayed again and again without since', async () => {
+      // 5,100 lines of about 8 KB: the run keeps its last 5,000 (40 MB).
+      const line = 'l'.repeat(8000);
+      for (let batch = 0; batch < 51; batch++) {
+        const lines = Array.from({ length: 100 }, (_, i) => ({
+          type: 'agent.run.log',
+          data: { runId: 'big-run', line, lineNumber: batch * 100 + i + 1 },
+        }));
+        expect((await publish(b, bigProject, lines)).status).toBe(202);
+      }
+      await attack(['logs:subscribe', { projectId: bigProject, runId: 'big-run' }]);
+    }, 90_000);
 
     it('still replays a large history in full, in order, to a viewer that reads it', async () => {
       const viewer = await connect(b, 'reader');

@@ -111,7 +111,7 @@ export class MemoryEventHistory implements EventHistory {
       (since === ZERO_ID ||
         since === stream.maxDeletedId ||
         stream.entries.some((e) => e.id === since));
-    if (!held) return Promise.resolve({ held: false });
+    if (!held) return Promise.resolve({ held: false, heldAfter: stream.maxDeletedId });
     const after = stream.entries.filter((e) => compareStreamIds(e.id, since) > 0);
     return Promise.resolve({
       held: true,

@@ -77,7 +77,7 @@ export class RedisEventHistory implements EventHistory {
     const reply = (await withRedis(() =>
       READ_AFTER_SCRIPT.run(this.client, [this.streamKey(ref)], [since, limit]),
     )) as (string | number)[];
-    if (reply[0] !== 1) return { held: false };
+    if (reply[0] !== 1) return notHeld(reply);
     const events: EventEnvelope[] = [];
     for (let i = 3; i < reply.length; i += 2) {
       events.push(withId(String(reply[i]), String(reply[i + 1])));
@@ -89,7 +89,7 @@ export class RedisEventHistory implements EventHistory {
     const reply = (await withRedis(() =>
       READ_AFTER_SCRIPT.run(this.client, [this.streamKey(ref)], [since, limit, 'types']),
     )) as (string | number)[];
-    if (reply[0] !== 1) return { held: false };
+    if (reply[0] !== 1) return notHeld(reply);
     const entries: { id: string; type: string }[] = [];
     for (let i = 3; i < reply.length; i += 2) {
       entries.push({ id: String(reply[i]), type: String(reply[i + 1]) });
@@ -133,6 +133,10 @@ export class RedisEventHistory implements EventHistory {
       ? keys.events(ref.projectId)
       : keys.logs(ref.projectId, ref.runId);
   }
+}
+
+function notHeld(reply: (string | number)[]): { held: false; heldAfter?: string } {
+  return reply[1] === undefined ? { held: false } : { held: false, heldAfter: String(reply[1]) };
 }
 
 /** Stored entries are envelopes without their id (the id is the entry's). */
