@@ -7,7 +7,6 @@ import { STREAM_ID_PATTERN } from '../common/ids.js';
 import type { EventEnvelope } from '../events/envelope.js';
 import { EVENT_HISTORY, type EventHistory } from '../history/event-history.port.js';
 import { RateLimits } from '../limits/rate-limits.js';
-import type { Principal } from '../auth/principal.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -43,7 +42,7 @@ export class ProjectsController {
     @Param('projectId') projectId: string,
   ): Promise<void> {
     requireProject(req.principal, projectId);
-    await this.limitReads(req.principal);
+    await this.rateLimits.requireToken('read', req.principal);
     let read = this.snapshotReads.get(projectId);
     if (!read) {
       // Whoever asks while a read is in flight gets its answer, encoded once:
@@ -69,7 +68,7 @@ export class ProjectsController {
   ): Promise<HistoryPage> {
     requireProject(req.principal, projectId);
     const limit = parseLimit(limitParam);
-    await this.limitReads(req.principal);
+    await this.rateLimits.requireToken('read', req.principal);
     if (since === undefined) {
       const latest = await this.history.readLatest({ projectId }, limit);
       return { events: latest.events, position: latest.lastId, hasMore: latest.hasMore };
@@ -88,19 +87,6 @@ export class ProjectsController {
       position: page.events.at(-1)?.id ?? since,
       hasMore: page.hasMore,
     };
-  }
-
-  /** Per token (its subject and issue time), across the cluster, like publishes. */
-  private async limitReads(principal: Principal): Promise<void> {
-    const limit = await this.rateLimits.read(`${principal.sub}:${principal.issuedAt}`);
-    if (!limit.ok) {
-      throw new GatewayError(
-        'RATE_LIMITED',
-        'read rate limit exceeded',
-        undefined,
-        limit.retryAfterSeconds,
-      );
-    }
   }
 }
 

@@ -81,16 +81,7 @@ export class PublishEndpoint {
   private async publish(req: IncomingMessage, projectId: string): Promise<string[]> {
     const principal = await this.auth.authenticate(bearerToken(req.headers.authorization));
     requireProject(principal, projectId, 'events:publish');
-    // Per publishing token (its subject and issue time), across the cluster.
-    const limit = await this.rateLimits.publish(`${principal.sub}:${principal.issuedAt}`);
-    if (!limit.ok) {
-      throw new GatewayError(
-        'RATE_LIMITED',
-        'publish rate limit exceeded',
-        undefined,
-        limit.retryAfterSeconds,
-      );
-    }
+    await this.rateLimits.requireToken('publish', principal);
     const body = await readJsonBody(req);
     if (body === null || typeof body !== 'object') {
       throw new GatewayError(

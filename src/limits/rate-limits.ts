@@ -6,6 +6,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { RedisKeys } from '../redis/keys.js';
+import { GatewayError } from '../common/errors.js';
 
 export type LimitResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
@@ -58,6 +59,26 @@ export class RateLimits {
   /** One snapshot or history read with the token identified by `tokenKey`. */
   read(tokenKey: string): Promise<LimitResult> {
     return consume(this.reads, tokenKey);
+  }
+
+  /**
+   * One publish or read request of a token (its subject and issue time), across
+   * the cluster; RATE_LIMITED with its Retry-After past the limit.
+   */
+  async requireToken(
+    kind: 'publish' | 'read',
+    token: { sub: string; issuedAt: number },
+  ): Promise<void> {
+    const key = `${token.sub}:${token.issuedAt}`;
+    const limit = await (kind === 'publish' ? this.publish(key) : this.read(key));
+    if (!limit.ok) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        `${kind} rate limit exceeded`,
+        undefined,
+        limit.retryAfterSeconds,
+      );
+    }
   }
 }
 
