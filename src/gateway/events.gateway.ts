@@ -6,7 +6,7 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import { Authenticator } from '../auth/authenticator.js';
-import { canAccessProject, NO_REVOCATIONS, revoke, type Principal } from '../auth/principal.js';
+import { canAccessProject, revoke, type Principal } from '../auth/principal.js';
 import type { Revocation } from '../auth/revocation/revocation-store.port.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
 import { DeadlineWheel } from '../common/deadline-wheel.js';
@@ -311,18 +311,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   private async recheckAll(): Promise<void> {
     for (const [, sockets] of this.byUser) {
       for (const socket of [...sockets]) {
-        const current = socket.data.principal;
-        const fresh: Principal = { ...current, revoked: NO_REVOCATIONS };
-        try {
-          await this.revocations.admit(fresh);
-        } catch (err) {
-          if (err instanceof GatewayError && err.code === 'UNAUTHORIZED') {
-            socket.disconnect(true);
-          }
-          continue;
-        }
-        for (const projectId of fresh.revoked) {
-          if (!current.revoked.has(projectId)) this.revokeProject(socket, projectId);
+        const found = await this.revocations.recheck(socket.data.principal);
+        if (found.kind === 'user') socket.disconnect(true);
+        else if (found.kind === 'projects') {
+          for (const projectId of found.projects) this.revokeProject(socket, projectId);
         }
       }
     }

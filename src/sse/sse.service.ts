@@ -25,6 +25,7 @@ export class SseService {
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
     revocations.onRevoked((revocation) => this.revoke(revocation));
+    revocations.onMissedAnnouncements(() => void this.recheckAll());
     drain.addSource(() =>
       [...this.streams].map((stream) => ({
         notifyDraining: (reconnectInMs) => stream.event('draining', { reconnectInMs }),
@@ -63,14 +64,29 @@ export class SseService {
     });
   }
 
+  /** Announcements may have been missed: judge every live stream against the store again. */
+  private async recheckAll(): Promise<void> {
+    for (const stream of [...this.streams]) {
+      const found = await this.revocations.recheck(stream.principal);
+      if (found.kind === 'user') this.end(stream, stream.projectId);
+      else if (found.kind === 'projects' && found.projects.includes(stream.projectId)) {
+        this.end(stream, stream.projectId);
+      }
+    }
+  }
+
+  private end(stream: SseStream, projectId: string): void {
+    this.logger.event('info', 'revoked: ending SSE stream', { stream: stream.id });
+    stream.event('revoked', { projectId });
+    stream.end();
+  }
+
   private revoke(revocation: Revocation): void {
     for (const stream of this.streams) {
       if (!this.revocations.appliesTo(revocation, stream.principal)) continue;
       // A stream carries one project: another project's revocation does not touch it.
       if (revocation.projectId !== null && revocation.projectId !== stream.projectId) continue;
-      this.logger.event('info', 'revoked: ending SSE stream', { stream: stream.id });
-      stream.event('revoked', { projectId: revocation.projectId ?? stream.projectId });
-      stream.end();
+      this.end(stream, revocation.projectId ?? stream.projectId);
     }
   }
 }

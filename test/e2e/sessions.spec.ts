@@ -5,6 +5,7 @@ import { http } from '../support/http.js';
 import { eventually } from '../support/metrics.js';
 import { RedisServer } from '../support/redis-server.js';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, serviceToken, token } from '../support/tokens.js';
+import { SseReader } from '../support/sse-client.js';
 import { Viewer, connectRefused } from '../support/viewer.js';
 
 /** A token issued at an explicit time (`iat` in seconds), so tests can place it before or after a revocation. */
@@ -222,6 +223,35 @@ describe('token lifetime and revocation', () => {
           'INVALID_PAYLOAD',
         ]);
       }
+    });
+  });
+
+  describe('revocations whose announcement was missed', () => {
+    it('close SSE streams and sockets alike once the subscriber is back and the store is re-checked', async () => {
+      const sub = user();
+      const p = `p-${sub}`;
+      const t = token({ sub });
+      const stream = await SseReader.open(`${replicas[0].url}/api/projects/${p}/events`, {
+        authorization: `Bearer ${t}`,
+      });
+      expect(stream.status).toBe(200);
+      await stream.until((r) => r.named('ready').length === 1);
+      const socket = await connect(replicas[0], t);
+      expect(await socket.subscribe({ projectId: p })).toMatchObject({ ok: true });
+      const closed = disconnectReason(socket);
+
+      // Recorded while nobody heard it: as if the announcement was lost in an outage.
+      const client = redis.client();
+      try {
+        await client.hset(`ss${process.pid}:revoked:{${sub}}`, '*', String(Date.now()));
+        // Every replica's subscriber drops and reconnects: announcements may have been missed.
+        expect(await client.client('KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(3);
+      } finally {
+        client.disconnect();
+      }
+      await stream.until((r) => r.isEnded, 10_000);
+      expect(stream.named('revoked')).toEqual([{ projectId: p }]);
+      expect(await closed).toBe('io server disconnect');
     });
   });
 });

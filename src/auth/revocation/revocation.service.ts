@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError } from '../../common/errors.js';
-import { revoke, type Principal } from '../principal.js';
+import { NO_REVOCATIONS, revoke, type Principal } from '../principal.js';
 import { revokes } from './revocation-rule.js';
 import {
   REVOCATION_STORE,
@@ -11,9 +11,14 @@ import {
 /**
  * Revokes a user, or a user's access to one project, on every replica at
  * once, without waiting for token expiry. Domain modules inject this; the
- * admin endpoint calls it. Live sockets (and, later, SSE streams) react
- * through `onRevoked`; new tokens are judged by `admit`.
+ * admin endpoint calls it. Live sockets and SSE streams react through
+ * `onRevoked` (and `recheck` when announcements may have been missed); new
+ * tokens are judged by `admit`.
  */
+/** What a re-check found for one live session. */
+export type Recheck =
+  { kind: 'none' } | { kind: 'user' } | { kind: 'projects'; projects: string[] };
+
 @Injectable()
 export class RevocationService {
   constructor(@Inject(REVOCATION_STORE) private readonly store: RevocationStore) {}
@@ -50,9 +55,31 @@ export class RevocationService {
     this.store.onRevocation(listener);
   }
 
-  /** Announcements may have been missed: re-check live sessions with `admit`. */
+  /**
+   * Announcements may have been missed (the subscriber was down): every
+   * transport re-checks its live sessions with `recheck` then, so sockets and
+   * SSE streams follow one rule.
+   */
   onMissedAnnouncements(listener: () => void): void {
     this.store.onMissedAnnouncements(listener);
+  }
+
+  /**
+   * A live session judged against the recorded revocations again: `user`
+   * when its whole user was revoked after its token was issued, else the
+   * projects revoked since that the session did not know of yet. A store that
+   * cannot answer leaves the session as it is (`none`).
+   */
+  async recheck(principal: Principal): Promise<Recheck> {
+    const fresh: Principal = { ...principal, revoked: NO_REVOCATIONS };
+    try {
+      await this.admit(fresh);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'UNAUTHORIZED') return { kind: 'user' };
+      return { kind: 'none' };
+    }
+    const projects = [...fresh.revoked].filter((p) => !principal.revoked.has(p));
+    return projects.length > 0 ? { kind: 'projects', projects } : { kind: 'none' };
   }
 
   private async revoke(revocation: Revocation): Promise<Revocation> {
