@@ -6,7 +6,7 @@ const toBool = ({ value }: { value: unknown }) =>
 
 /**
  * Every environment variable the gateway reads, with its rule and default.
- * This class is the one place options are declared: the README's table mirrors it.
+ * This class is the one place options are declared: docs/configuration.md's table mirrors it.
  */
 export class Environment {
   /** Interface to listen on. Default `0.0.0.0`. */
