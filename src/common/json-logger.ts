@@ -1,23 +1,39 @@
 import type { LoggerService } from '@nestjs/common';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-export type LogLevel = keyof typeof LEVELS;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Field names whose values are never written, wherever they appear. */
 const SECRET_FIELDS = /token|secret|authorization|password|ticket/i;
 
 /**
- * Structured JSON logs, one object per line on stdout. Values of fields that
- * look like credentials are replaced, so a token never reaches a log.
+ * Structured JSON logs (pino), one object per line on stdout:
+ * `{ level, time, msg, ...fields }` with the level as its name and the time
+ * in ISO 8601. Values of fields whose names look like credentials are
+ * replaced: pino's own `redact` takes fixed paths, and a token must not
+ * reach a log under any field name. Also Nest's logger, so framework lines
+ * come out the same way.
  */
 export class JsonLogger implements LoggerService {
-  constructor(
-    private readonly level: LogLevel = 'info',
-    private readonly base: Record<string, unknown> = {},
-  ) {}
+  private readonly pino: Logger;
 
-  child(fields: Record<string, unknown>): JsonLogger {
-    return new JsonLogger(this.level, { ...this.base, ...fields });
+  /**
+   * @param level lowest level written (default `info`)
+   * @param base fields on every line
+   * @param destination where lines go (default stdout, written synchronously)
+   */
+  constructor(
+    level: LogLevel = 'info',
+    base: Record<string, unknown> = {},
+    destination?: DestinationStream,
+  ) {
+    const options = {
+      level,
+      base: Object.keys(base).length > 0 ? redact(base) : null,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label: string) => ({ level: label }) },
+    };
+    this.pino = destination ? pino(options, destination) : pino(options);
   }
 
   log(message: unknown, ...rest: unknown[]): void {
@@ -38,9 +54,8 @@ export class JsonLogger implements LoggerService {
 
   /** `logger.event('info', 'subscribed', { projectId })`: the preferred form in our code. */
   event(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-    if (LEVELS[level] < LEVELS[this.level]) return;
-    const line = { time: new Date().toISOString(), level, msg, ...this.base, ...redact(fields) };
-    process.stdout.write(`${safeStringify(line)}\n`);
+    if (!this.pino.isLevelEnabled(level)) return;
+    this.pino[level](redact(fields), msg);
   }
 
   private write(level: LogLevel, message: unknown, rest: unknown[]): void {
@@ -69,14 +84,6 @@ function redact(fields: Record<string, unknown>): Record<string, unknown> {
     else out[key] = value;
   }
   return out;
-}
-
-function safeStringify(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return JSON.stringify({ level: 'error', msg: 'unserialisable log line' });
-  }
 }
 
 export const LOGGER = Symbol('Logger');
