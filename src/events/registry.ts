@@ -115,3 +115,6 @@ export function coalesceKey(event: { type: string; data: unknown }): string | nu
   if (!entry.coalesce) return null;
   return entry.entityKey(event.data as never);
 }
+
+/** The type of run log lines: they live in their run's own stream, not the project's. */
+export const LOG_EVENT_TYPE = 'agent.run.log' satisfies EventType;

@@ -8,7 +8,13 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { EventEnvelope, Snapshot } from '../events/envelope.js';
 import { EVENT_BUS, type EventBus } from '../events/event-bus.port.js';
 import { TypeFilter } from '../events/pattern.js';
-import { EVENT_HISTORY, type EventHistory, type StreamRef } from '../history/event-history.port.js';
+import { LOG_EVENT_TYPE } from '../events/registry.js';
+import {
+  EVENT_HISTORY,
+  streamKey,
+  type EventHistory,
+  type StreamRef,
+} from '../history/event-history.port.js';
 import { countByType, GatewayMetrics } from '../ops/metrics.js';
 import { BatchPacer } from './batch-pacer.js';
 import { ConnectionViewer, type LaggedHandler } from './connection-viewer.js';
@@ -66,7 +72,6 @@ const COUNT_PAGE = 5000;
 const REPLAY_FRAME_BYTES = 64 * 1024;
 /** How often a paced replay looks whether its viewer's connection has drained, ms. */
 const DRAIN_CHECK_MS = 50;
-const LOG_TYPE = 'agent.run.log';
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
 
@@ -75,11 +80,6 @@ class StalledViewer extends Error {}
 
 function cancelled(): GatewayError {
   return new GatewayError('UNAVAILABLE', 'subscription was replaced or cancelled while starting');
-}
-
-/** Map key of a stream: the project, or project and run (ids never contain `/`). */
-function streamKey(stream: StreamRef): string {
-  return stream.runId === undefined ? stream.projectId : `${stream.projectId}/${stream.runId}`;
 }
 
 /**
@@ -614,8 +614,8 @@ export class SubscriptionService implements OnModuleDestroy {
     const source: FeedSource = {
       listen: (f) =>
         runId === undefined
-          ? this.bus.subscribe(projectId, '*', (e) => e.type !== LOG_TYPE && f.receive(e))
-          : this.bus.subscribe(projectId, LOG_TYPE, (e) => {
+          ? this.bus.subscribe(projectId, '*', (e) => e.type !== LOG_EVENT_TYPE && f.receive(e))
+          : this.bus.subscribe(projectId, LOG_EVENT_TYPE, (e) => {
               if ((e.data as { runId?: string }).runId === runId) f.receive(e);
             }),
       lastId: () => this.lastId(stream),

@@ -6,6 +6,11 @@ export interface StreamRef {
   runId?: string;
 }
 
+/** A stream's key in maps: the project, or project and run (ids never contain `/`). */
+export function streamKey(stream: StreamRef): string {
+  return stream.runId === undefined ? stream.projectId : `${stream.projectId}/${stream.runId}`;
+}
+
 export type ReadAfterResult =
   | {
       /** Every event after `since` is still held: these are they (up to `limit`). */

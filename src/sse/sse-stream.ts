@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import type { Principal } from '../auth/principal.js';
 import type { EventEnvelope, Snapshot } from '../events/envelope.js';
+import { LOG_EVENT_TYPE } from '../events/registry.js';
 import type { StreamRef } from '../history/event-history.port.js';
 import type { ViewerConnection } from '../gateway/viewer-connection.js';
-
-const LOG_TYPE = 'agent.run.log';
 
 /**
  * One Server-Sent Events response as a viewer connection. Project events are
@@ -70,7 +69,7 @@ export class SseStream implements ViewerConnection {
     for (const event of events) {
       const data = JSON.stringify(event);
       frames +=
-        event.type === LOG_TYPE ? `data: ${data}\n\n` : `id: ${event.id}\ndata: ${data}\n\n`;
+        event.type === LOG_EVENT_TYPE ? `data: ${data}\n\n` : `id: ${event.id}\ndata: ${data}\n\n`;
     }
     this.write(frames);
   }

@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Revocation } from '../auth/revocation/revocation-store.port.js';
 import { RevocationService } from '../auth/revocation/revocation.service.js';
+import { DeadlineWheel } from '../common/deadline-wheel.js';
 import { LOGGER, type JsonLogger } from '../common/json-logger.js';
 import { DrainService } from '../gateway/drain.service.js';
 import { GatewayMetrics } from '../ops/metrics.js';
 import type { SseStream } from './sse-stream.js';
-
-/** setTimeout's ceiling. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The open SSE streams of this replica, so they follow the same rules as
@@ -17,6 +15,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 @Injectable()
 export class SseService {
   private readonly streams = new Set<SseStream>();
+  /** Streams closing at their token's `exp`: one timer for all, as for sockets. */
+  private readonly expiries = new DeadlineWheel<SseStream>((stream) => {
+    stream.event('expired', { expiresAt: new Date(stream.principal.expiresAt).toISOString() });
+    stream.end();
+  });
 
   constructor(
     @Inject(RevocationService) private readonly revocations: RevocationService,
@@ -44,21 +47,9 @@ export class SseService {
   add(stream: SseStream): void {
     this.streams.add(stream);
     this.metrics.sseStreams.inc();
-    const closeIn = stream.principal.expiresAt - Date.now();
-    const expiry =
-      closeIn < MAX_TIMER_MS
-        ? setTimeout(
-            () => {
-              stream.event('expired', {
-                expiresAt: new Date(stream.principal.expiresAt).toISOString(),
-              });
-              stream.end();
-            },
-            Math.max(0, closeIn),
-          )
-        : null;
+    const slot = this.expiries.add(stream, stream.principal.expiresAt);
     stream.whenClosed(() => {
-      if (expiry) clearTimeout(expiry);
+      this.expiries.cancel(stream, slot);
       this.streams.delete(stream);
       this.metrics.sseStreams.dec();
     });

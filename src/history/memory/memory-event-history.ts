@@ -1,13 +1,14 @@
 import { GatewayError } from '../../common/errors.js';
 import { compareStreamIds, ZERO_ID } from '../../common/ids.js';
 import type { EventEnvelope, PendingEvent, Snapshot } from '../../events/envelope.js';
-import type {
-  EventHistory,
-  HistoryLimits,
-  LatestResult,
-  ReadAfterResult,
-  ReadTypesResult,
-  StreamRef,
+import {
+  streamKey,
+  type EventHistory,
+  type HistoryLimits,
+  type LatestResult,
+  type ReadAfterResult,
+  type ReadTypesResult,
+  type StreamRef,
 } from '../event-history.port.js';
 
 interface Stream {
@@ -179,10 +180,6 @@ export class MemoryEventHistory implements EventHistory {
     const [lastMs, lastSeq] = lastId.split('-').map(Number);
     return now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
   }
-}
-
-function streamKey(ref: StreamRef): string {
-  return ref.runId === undefined ? `${ref.projectId}` : `${ref.projectId}\u0000${ref.runId}`;
 }
 
 function emptyHeld(): ReadAfterResult {
