@@ -227,6 +227,17 @@ describe('Server-Sent Events', () => {
     }
   });
 
+  it("ends a stream at its token's exp, saying so", async () => {
+    const brief = token({ sub: `sse-exp-${seq++}`, expiresIn: 2 });
+    const { exp } = JSON.parse(Buffer.from(brief.split('.')[1], 'base64url').toString()) as {
+      exp: number;
+    };
+    const reader = await open(streamUrl(replicas[0], project()), bearer(brief));
+    await reader.until((x) => x.named('ready').length === 1);
+    await reader.until((x) => x.isEnded, 5000);
+    expect(reader.named('expired')).toEqual([{ expiresAt: new Date(exp * 1000).toISOString() }]);
+  });
+
   it('is drained on SIGTERM like sockets: told when, then ended', async () => {
     const doomed = await GatewayProcess.start({
       REDIS_URL: redis.url,
