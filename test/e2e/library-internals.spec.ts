@@ -1,0 +1,96 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
+import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
+import { DeflateWebSocketServer, writeEventsToRoom } from '../../src/gateway/event-frames.js';
+import type { GatewayServer, GatewaySocket } from '../../src/gateway/socket-events.js';
+import type { EventEnvelope } from '../../src/events/envelope.js';
+
+/**
+ * The private parts of libraries the gateway relies on, each checked by name
+ * against the installed version, so an upgrade that moves one fails here, and
+ * says which, instead of as a subtle loss somewhere else (a slow viewer never
+ * detected, frames no longer pre-encoded, a gate letting sessions through).
+ */
+describe('library internals the gateway relies on', () => {
+  let http: HttpServer;
+  let server: Server;
+  let client: ClientSocket;
+  let socket: GatewaySocket;
+  let conn: Record<string, unknown>;
+
+  beforeAll(async () => {
+    http = createServer();
+    server = new Server(http, { wsEngine: DeflateWebSocketServer, transports: ['websocket'] });
+    const connected = new Promise<GatewaySocket>((resolve) =>
+      server.on('connection', (s) => resolve(s as unknown as GatewaySocket)),
+    );
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    client = connectClient(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      reconnection: false,
+      // Node's socket.io-client offers permessage-deflate like a browser when asked.
+      perMessageDeflate: { threshold: 0 },
+    } as Parameters<typeof connectClient>[1]);
+    socket = await connected;
+    conn = socket.conn as unknown as Record<string, unknown>;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await new Promise<void>((resolve) => {
+      void server.close(() => resolve());
+    });
+  });
+
+  it("engine.io: Server#clients holds each open session by its sid (the connection gate's 'existing session')", () => {
+    const clients = (server.engine as unknown as { clients: Record<string, unknown> }).clients;
+    expect(clients[conn.id as string]).toBe(socket.conn);
+  });
+
+  it('engine.io: Socket#writeBuffer is the array of packets waiting for the transport (slow-viewer bytes)', () => {
+    expect(Array.isArray(conn.writeBuffer)).toBe(true);
+  });
+
+  it('engine.io: Socket#request holds the upgrade request and may be let go', () => {
+    expect(conn).toHaveProperty('request');
+  });
+
+  it('ws: the transport exposes its WebSocket with bufferedAmount and terminate (slow-viewer bytes, abort)', () => {
+    const transport = conn.transport as { name: string; socket?: Record<string, unknown> };
+    expect(transport.name).toBe('websocket');
+    expect(typeof transport.socket?.bufferedAmount).toBe('number');
+    expect(typeof transport.socket?.terminate).toBe('function');
+  });
+
+  it("ws: WebSocket#_extensions['permessage-deflate'] says a viewer negotiated compression (one deflate per batch)", () => {
+    const ws = (conn.transport as { socket: { _extensions?: Record<string, { params?: object }> } })
+      .socket;
+    expect(ws._extensions?.['permessage-deflate']?.params).toBeDefined();
+  });
+
+  it('engine.io: Socket#write with wsPreEncodedFrame sends the pre-encoded frame as is (events written once per room)', async () => {
+    const events: EventEnvelope[] = [
+      {
+        id: '1-0',
+        type: 'task.status.changed',
+        projectId: 'p',
+        occurredAt: new Date(0).toISOString(),
+        source: 'test',
+        data: { taskId: 't1', from: null, to: 'active' },
+      },
+    ];
+    const received = new Promise<EventEnvelope[]>((resolve) => client.once('events', resolve));
+    await socket.join('room');
+    writeEventsToRoom(server as unknown as GatewayServer, 'room', events);
+    expect(await received).toEqual(events);
+  });
+
+  it("class-transformer: cjs/storage.js's defaultMetadataStorage answers getStrategy and getExposedMetadatas (flat DTOs)", () => {
+    const storage = defaultMetadataStorage as Record<string, unknown>;
+    expect(typeof storage.getStrategy).toBe('function');
+    expect(typeof storage.getExposedMetadatas).toBe('function');
+  });
+});
