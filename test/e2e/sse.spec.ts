@@ -169,7 +169,7 @@ describe('Server-Sent Events', () => {
       ['', {}, 401, 'UNAUTHORIZED'],
       ['', { authorization: 'Bearer nope' }, 401, 'UNAUTHORIZED'],
       ['', bearer(token({ projects: ['other'] })), 403, 'FORBIDDEN'],
-      // A made-up ticket is refused like a spent one (design.md).
+      // A made-up ticket is refused like a spent one (docs/protocol.md).
       ['?ticket=short', {}, 401, 'UNAUTHORIZED'],
       ['?types=a..b', bearer(), 400, 'INVALID_PAYLOAD'],
       ['?runs=bad%20run', bearer(), 400, 'INVALID_PAYLOAD'],
