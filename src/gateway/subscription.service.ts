@@ -45,6 +45,8 @@ interface Replay {
   restAfter: string | null;
   /** The stream's last id when read. */
   lastId: string;
+  /** Average encoded size of the events read so far, bytes (sizes the pages). */
+  bytesPerEvent: number;
 }
 
 /** What a subscribe read from history: the catch-up and the reply fields it implies. */
@@ -64,16 +66,38 @@ interface CatchUpRead {
 type CatchUpReply = { ok: true } & LogsSubscribeOk;
 
 const HISTORY_PAGE = 1000;
-/** Events per history page a replay reads. */
-const REPLAY_PAGE = 500;
-/** Ids and types per page a replay counts. */
-const COUNT_PAGE = 5000;
+/**
+ * What one history read of a replay may make Redis go through, bytes: the
+ * read runs as one script, and Redis serves nobody else meanwhile (heartbeats
+ * included), so a replay reads many short pages rather than a few long ones.
+ */
+const REPLAY_PAGE_BYTES = 512 * 1024;
+/** Events a replay's first page reads, before it knows how large they are. */
+const FIRST_PAGE = 100;
+/** Most events in one page, however small they are. */
+const MAX_PAGE = 1000;
+
+/** Events per page for events of `bytesPerEvent` (learnt from the pages read so far). */
+function pageSize(bytesPerEvent: number): number {
+  if (bytesPerEvent <= 0) return FIRST_PAGE;
+  return Math.max(1, Math.min(MAX_PAGE, Math.floor(REPLAY_PAGE_BYTES / bytesPerEvent)));
+}
 /** Largest `events` frame a paced replay writes, bytes (a frame may hold one larger event). */
 const REPLAY_FRAME_BYTES = 64 * 1024;
 /** How often a paced replay looks whether its viewer's connection has drained, ms. */
 const DRAIN_CHECK_MS = 50;
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
+
+/** Folds a page's event sizes into the replay's running average. */
+function learnSizes(replay: Replay, events: readonly EventEnvelope[]): void {
+  if (events.length === 0) return;
+  let bytes = 0;
+  for (const event of events) bytes += eventBytes(event);
+  const average = bytes / events.length;
+  replay.bytesPerEvent =
+    replay.bytesPerEvent === 0 ? average : (replay.bytesPerEvent + average) / 2;
+}
 
 /** A viewer's connection stayed backed up past the stall timeout while a replay waited. */
 class StalledViewer extends Error {}
@@ -370,7 +394,14 @@ export class SubscriptionService implements OnModuleDestroy {
     filter: TypeFilter,
     alive: () => boolean,
   ): Promise<Replay | null> {
-    const replay: Replay = { held: [], heldBytes: 0, count: 0, restAfter: null, lastId: since };
+    const replay: Replay = {
+      held: [],
+      heldBytes: 0,
+      count: 0,
+      restAfter: null,
+      lastId: since,
+      bytesPerEvent: 0,
+    };
     try {
       const read = await this.readReplayInto(replay, stream, since, filter, alive);
       if (!read) this.releaseHeld(replay);
@@ -399,11 +430,11 @@ export class SubscriptionService implements OnModuleDestroy {
     let cursor = since;
     for (;;) {
       if (!alive()) throw cancelled();
-      const page = await this.replayReads.run(() =>
-        this.history.readAfter(stream, cursor, REPLAY_PAGE),
-      );
+      const size = pageSize(replay.bytesPerEvent);
+      const page = await this.replayReads.run(() => this.history.readAfter(stream, cursor, size));
       if (!page.held) return null;
       replay.lastId = page.lastId;
+      learnSizes(replay, page.events);
       for (const event of page.events) {
         if (replay.restAfter !== null) break;
         if (!filter.matches(event.type)) continue;
@@ -426,8 +457,10 @@ export class SubscriptionService implements OnModuleDestroy {
     for (;;) {
       if (!alive()) throw cancelled();
       const after = cursor;
+      // Redis still goes through whole entries to find their types: pages sized by bytes.
+      const size = pageSize(replay.bytesPerEvent);
       const page = await this.replayReads.run(() =>
-        this.history.readTypesAfter(stream, after, COUNT_PAGE),
+        this.history.readTypesAfter(stream, after, size),
       );
       if (!page.held) return null;
       replay.lastId = page.lastId;
@@ -484,10 +517,10 @@ export class SubscriptionService implements OnModuleDestroy {
     while (cursor !== null && compareStreamIds(cursor, read.threshold) < 0) {
       if (!(await this.drained(socket, alive))) return;
       const after = cursor;
-      const page = await this.replayReads.run(() =>
-        this.history.readAfter(stream, after, REPLAY_PAGE),
-      );
+      const size = pageSize(replay.bytesPerEvent);
+      const page = await this.replayReads.run(() => this.history.readAfter(stream, after, size));
       if (!alive()) return;
+      learnSizes(replay, page.held ? page.events : []);
       if (!page.held || feed.generation !== generation) {
         // Trimmed or lost under the replay: the viewer resumes from what it got.
         this.onLagged(member.viewer as ConnectionViewer, member.deliveredUpTo, 'lost');
