@@ -116,7 +116,7 @@ async function bootstrap(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
   if (config.demo) {
-    const token = signDevToken(config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS });
+    const token = await signDevToken(config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS });
     process.stdout.write(
       `\n  Live demo dashboard: ${url}/\n` +
         `  Development viewer token (dev only, ${config.jwt.generated ? 'generated secret' : 'JWT_SECRET'}):\n  ${token}\n\n`,

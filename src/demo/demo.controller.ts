@@ -12,9 +12,13 @@ export class DemoController {
   /** DEMO only: a development token (generated secret, viewer of the demo projects). */
   @Get('demo/session')
   @Header('Cache-Control', 'no-store')
-  session(): { token: string; projects: string[] } {
+  async session(): Promise<{ token: string; projects: string[] }> {
     const token = this.config.demo
-      ? signDevToken(this.config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS }, 12 * 3600)
+      ? await signDevToken(
+          this.config.jwt,
+          { sub: 'demo-viewer', projects: DEMO_PROJECTS },
+          12 * 3600,
+        )
       : null;
     if (!token) throw new GatewayError('NOT_FOUND', 'no demo session: start with DEMO=1');
     return { token, projects: DEMO_PROJECTS };
