@@ -257,8 +257,6 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     if (socket.data.connection) this.subscriptions.dropConnection(socket.data.connection);
     this.cancelExpiry(socket);
     this.unindex(socket);
-    // Released early too: the connection's close (which also releases it) may come later.
-    if (socket.data.leaseId) this.leases.release(socket.data.leaseId);
   }
 
   private requireAccess(socket: GatewaySocket, projectId: string): void {

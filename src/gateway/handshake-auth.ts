@@ -32,7 +32,6 @@ export function handshakeAuth(auth: Authenticator, leases: ConnectionLeases) {
           throw new GatewayError('UNAVAILABLE', 'connection closed during the handshake');
         }
         socket.conn.once('close', () => leases.release(leaseId));
-        socket.data.leaseId = leaseId;
         socket.data.principal = principal;
         next();
       })

@@ -55,8 +55,6 @@ export type InterServerEvents = Record<string, never>;
 
 export interface SocketData {
   principal: Principal;
-  /** This connection's slot in its user's cluster-wide connection cap. */
-  leaseId: string;
   /** The socket as subscriptions see it (set on connection). */
   connection: ViewerConnection;
   /** Its client messages' rate limit: every inbound packet takes a token. */

@@ -436,7 +436,6 @@ export class SubscriptionService implements OnModuleDestroy {
       replay.lastId = page.lastId;
       learnSizes(replay, page.events);
       for (const event of page.events) {
-        if (replay.restAfter !== null) break;
         if (!filter.matches(event.type)) continue;
         const bytes = eventBytes(event);
         // Held while it fits the viewer's hard limit and the replica's budget.
@@ -487,23 +486,18 @@ export class SubscriptionService implements OnModuleDestroy {
     alive: () => boolean,
   ): Promise<void> {
     const { feed, member } = sub;
+    /** Writes `events` in frames of about REPLAY_FRAME_BYTES, each once the connection has drained. */
     const write = async (events: EventEnvelope[]) => {
-      let frame: EventEnvelope[] = [];
-      let bytes = 0;
-      for (const event of events) {
-        frame.push(event);
-        bytes += eventBytes(event);
-        if (bytes < REPLAY_FRAME_BYTES) continue;
+      for (let start = 0; start < events.length;) {
+        let end = start;
+        for (let bytes = 0; end < events.length && bytes < REPLAY_FRAME_BYTES; end++) {
+          bytes += eventBytes(events[end]);
+        }
         if (!(await this.drained(socket, alive))) return false;
-        socket.send(frame);
-        member.deliveredUpTo = event.id;
-        frame = [];
-        bytes = 0;
+        socket.send(events.slice(start, end));
+        member.deliveredUpTo = events[end - 1].id;
+        start = end;
       }
-      if (frame.length === 0) return true;
-      if (!(await this.drained(socket, alive))) return false;
-      socket.send(frame);
-      member.deliveredUpTo = frame[frame.length - 1].id;
       return true;
     };
     const filter = member.filter;
@@ -552,7 +546,7 @@ export class SubscriptionService implements OnModuleDestroy {
    * across the connection's replays, so resubscribing does not reset it).
    */
   private async drained(socket: ViewerConnection, alive: () => boolean): Promise<boolean> {
-    const { softLimitBytes, replayStallTimeoutMs } = this.config.viewer;
+    const { softLimitBytes } = this.config.viewer;
     if (socket.bufferedBytes() <= softLimitBytes) {
       this.stalledSince.delete(socket);
       return alive();
@@ -566,10 +560,11 @@ export class SubscriptionService implements OnModuleDestroy {
         this.stalledSince.delete(socket);
         return true;
       }
-      if (Date.now() - since > replayStallTimeoutMs) throw new StalledViewer();
+      if (this.stalledTooLong(socket)) throw new StalledViewer();
     }
   }
 
+  /** Backed up now, and since longer than the stall timeout (across the connection's replays). */
   private stalledTooLong(socket: ViewerConnection): boolean {
     const since = this.stalledSince.get(socket);
     return (

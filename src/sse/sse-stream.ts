@@ -28,7 +28,6 @@ export class SseStream implements ViewerConnection {
     private readonly heartbeatMs: number,
   ) {
     res.req.on('close', () => this.finish());
-    res.on('close', () => this.finish());
     // The client may have gone while the request was being authenticated:
     // then no close event is coming, and the stream is over before it began.
     if (res.req.socket.destroyed || res.destroyed) this.finish();
