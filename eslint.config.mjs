@@ -17,21 +17,33 @@ const FRAMEWORKS = [
   'redis',
   'express',
 ];
-/** Server folders the client library may not reach into. */
-const SERVER_FOLDERS = [
-  'admin',
-  'api',
-  'auth',
-  'config',
-  'demo',
-  'domain',
-  'gateway',
-  'history',
-  'limits',
-  'ops',
-  'redis',
-  'sse',
-];
+/** The layers, innermost first: each may import only the layers before it. */
+const LAYERS = ['core', 'delivery', 'adapters', 'transports', 'app'];
+/** Import patterns that reach a layer's folder from anywhere under src/. */
+const folder = (layer) => [`**/${layer}/**`, `**/${layer}/*`];
+/**
+ * The rule for one layer: no import of the layers outside it, nor (for the
+ * inner two) of any framework, transport or Redis client at run time.
+ */
+function layerRule(layer, { frameworks }) {
+  const outer = LAYERS.slice(LAYERS.indexOf(layer) + 1);
+  const patterns = [
+    {
+      group: [...outer, 'client'].flatMap(folder),
+      message: `${layer}/ may import only ${LAYERS.slice(0, LAYERS.indexOf(layer) + 1).join(', ')} (and protocol, config): see docs/architecture.md`,
+    },
+  ];
+  if (!frameworks) {
+    patterns.push({
+      group: FRAMEWORKS,
+      allowTypeImports: true,
+      message: 'the core and delivery layers know no framework, transport or Redis client',
+    });
+  }
+  return {
+    '@typescript-eslint/no-restricted-imports': ['error', { patterns }],
+  };
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'artifacts/**', 'load/lib/*.d.ts'] },
@@ -49,39 +61,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Layers (docs/architecture.md): core <- delivery <- adapters <- transports <- app.
+  // protocol/ (wire types shared with the client) and config/ sit with the core.
   {
-    // Layers: the framework-free core (events, history ports, common helpers)
-    // and the transport-neutral delivery core know no framework, transport or
-    // Redis client; adapters (redis/, memory/), transports and Nest modules do.
-    files: [
-      'src/common/**/*.ts',
-      'src/events/*.ts',
-      'src/history/*.ts',
-      'src/gateway/stream-feed.ts',
-      'src/gateway/slow-queue.ts',
-      'src/gateway/batch-pacer.ts',
-      'src/gateway/drain-plan.ts',
-      'src/gateway/viewer-connection.ts',
-      'src/gateway/connection-viewer.ts',
-    ],
-    ignores: ['src/**/*.module.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: FRAMEWORKS,
-              allowTypeImports: true,
-              message: 'the core and delivery layers know no framework, transport or Redis client',
-            },
-          ],
-        },
-      ],
-    },
+    files: ['src/core/**/*.ts', 'src/protocol/**/*.ts', 'src/config/**/*.ts'],
+    rules: layerRule('core', { frameworks: false }),
   },
+  { files: ['src/delivery/**/*.ts'], rules: layerRule('delivery', { frameworks: false }) },
+  { files: ['src/adapters/**/*.ts'], rules: layerRule('adapters', { frameworks: true }) },
+  { files: ['src/transports/**/*.ts'], rules: layerRule('transports', { frameworks: true }) },
   {
-    // The client library ships to browsers and other apps: no server code, no server library.
+    // The client library ships to browsers and other apps: only the wire types and the
+    // framework-free event model, no server layer, no server library.
     files: ['src/client/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -91,10 +82,13 @@ export default tseslint.config(
             {
               group: [
                 ...FRAMEWORKS,
-                ...SERVER_FOLDERS.map((folder) => `../${folder}/*`),
-                ...SERVER_FOLDERS.map((folder) => `../../${folder}/*`),
+                ...['delivery', 'adapters', 'transports', 'app', 'config'].flatMap((layer) => [
+                  `../${layer}/**`,
+                  `../../${layer}/**`,
+                ]),
               ],
-              message: 'the client library imports no server code (only socket.io-client)',
+              message:
+                'the client library imports no server code (only socket.io-client, protocol/ and core/)',
             },
           ],
         },

@@ -1,5 +1,5 @@
-import { compareStreamIds } from '../common/stream-id.js';
-import { compilePattern, type Matcher } from '../events/pattern.js';
+import { compareStreamIds } from '../protocol/stream-id.js';
+import { compilePattern, type Matcher } from '../core/pattern.js';
 import { Batcher } from './batcher.js';
 import type { EventEnvelope, Snapshot, SubscribeOptions } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../events/envelope.js';
+import type { EventEnvelope } from '../core/envelope.js';
 
 export type { EventEnvelope };
 export type Snapshot = Record<string, EventEnvelope>;

@@ -1,4 +1,4 @@
-import type { HistoryLimits } from '../history/event-history.port.js';
+import type { HistoryLimits } from '../core/event-store.port.js';
 
 /** The validated configuration, read once at boot and injected everywhere as APP_CONFIG. */
 export interface AppConfig {

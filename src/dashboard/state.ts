@@ -1,5 +1,5 @@
 import type { EventEnvelope, Snapshot } from '../client/index.js';
-import { compareStreamIds } from '../common/stream-id.js';
+import { compareStreamIds } from '../protocol/stream-id.js';
 
 export const TASK_COLUMNS = ['planning', 'active', 'planning_failed', 'done'] as const;
 /** Samples kept per host for the chart. */

@@ -1,6 +1,6 @@
-import type { ConnectionLease } from '../../src/limits/connection-limiter.port.js';
-import { RedisConnectionLimiter } from '../../src/limits/redis-connection-limiter.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import type { ConnectionLease } from '../../src/delivery/sessions/connection-limiter.port.js';
+import { RedisConnectionLimiter } from '../../src/adapters/redis/redis-connection-limiter.js';
+import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RedisServer } from '../support/redis-server.js';
 
 const LEASE_MS = 60_000;

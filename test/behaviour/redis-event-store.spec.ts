@@ -1,7 +1,7 @@
-import { RedisEventBus } from '../../src/events/redis/redis-event-bus.js';
-import { RedisEventHistory } from '../../src/history/redis/redis-event-history.js';
-import { RedisConnections } from '../../src/redis/redis-connections.js';
-import { RedisKeys } from '../../src/redis/keys.js';
+import { RedisEventStore } from '../../src/adapters/redis/redis-event-store.js';
+import { EventPublisher } from '../../src/core/publisher.js';
+import { RedisConnections } from '../../src/adapters/redis/redis-connections.js';
+import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RedisServer } from '../support/redis-server.js';
 import { describeEventStore } from './event-store.behaviour.js';
 
@@ -19,31 +19,27 @@ describeEventStore('redis', async (limits) => {
   const connections = new RedisConnections({ url: redis.url });
   await connections.connect();
   const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
-  const history = new RedisEventHistory(connections.command, {
-    keys,
-    limits,
-  });
-  const bus = new RedisEventBus(history, connections.subscriber, {
-    keys,
-  });
-  return { bus, history, close: () => connections.close() };
+  const store = new RedisEventStore(connections.command, connections.subscriber, { keys, limits });
+  return { store, close: () => connections.close() };
 });
 
-describe('redis event bus specifics', () => {
+describe('redis event store specifics', () => {
   it('(S)UNSUBSCRIBEs from a live channel when the last local subscriber leaves', async () => {
     const connections = new RedisConnections({ url: redis.url });
     await connections.connect();
     const keys = new RedisKeys(`t${process.pid}_${++prefixSeq}`);
     const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
-    const history = new RedisEventHistory(connections.command, { keys, limits });
-    const bus = new RedisEventBus(history, connections.subscriber, { keys });
+    const store = new RedisEventStore(connections.command, connections.subscriber, {
+      keys,
+      limits,
+    });
     const admin = redis.client();
     const subscribers = async () =>
       ((await admin.call('PUBSUB', 'SHARDNUMSUB', keys.live('p1'))) as [string, number])[1];
     try {
-      const sub = await bus.subscribe('p1', '*', () => undefined);
+      const sub = await store.subscribe('p1', '*', () => undefined);
       expect(await subscribers()).toBe(1);
-      await bus.unsubscribe(sub);
+      await store.unsubscribe(sub);
       expect(await subscribers()).toBe(0);
     } finally {
       admin.disconnect();
@@ -58,11 +54,13 @@ describe('redis event bus specifics', () => {
     await connections.connect();
     const keys = new RedisKeys('gone');
     const limits = { maxEvents: 10, maxLogLines: 10, logTtlSeconds: 60, endedTtlSeconds: 60 };
-    const history = new RedisEventHistory(connections.command, { keys, limits });
-    const bus = new RedisEventBus(history, connections.subscriber, { keys });
+    const store = new RedisEventStore(connections.command, connections.subscriber, {
+      keys,
+      limits,
+    });
     await own.stop();
     await expect(
-      bus.publish({
+      new EventPublisher(store).publish({
         type: 'task.status.changed',
         projectId: 'p1',
         data: { taskId: 't', from: null, to: 'done' },

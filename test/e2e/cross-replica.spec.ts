@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';

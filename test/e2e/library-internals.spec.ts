@@ -3,9 +3,18 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
-import { DeflateWebSocketServer, writeEventsToRoom } from '../../src/gateway/event-frames.js';
-import type { GatewayServer, GatewaySocket } from '../../src/gateway/socket-events.js';
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import { DeflateWebSocketServer, writeBatch } from '../../src/transports/socketio/event-frames.js';
+import type { GatewaySocket } from '../../src/transports/socketio/socket-events.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
+import { OutgoingBatch } from '../../src/delivery/outgoing-batch.js';
+import { transformerMetadata } from '../../src/internals/class-transformer.js';
+import {
+  engineSessions,
+  releaseUpgradeRequest,
+  webSocketOf,
+  writeBufferBytes,
+} from '../../src/internals/engine-io.js';
+import { negotiatedExtension, wsBufferedAmount } from '../../src/internals/ws.js';
 
 /**
  * The private parts of libraries the gateway relies on, each checked by name
@@ -83,9 +92,31 @@ describe('library internals the gateway relies on', () => {
       },
     ];
     const received = new Promise<EventEnvelope[]>((resolve) => client.once('events', resolve));
-    await socket.join('room');
-    writeEventsToRoom(server as unknown as GatewayServer, 'room', events);
+    writeBatch(socket, new OutgoingBatch(events));
     expect(await received).toEqual(events);
+  });
+
+  // The same parts, through the one file per library that reaches them (src/internals/).
+  it('src/internals/engine-io.ts reads the sessions, the write buffer and the WebSocket', () => {
+    expect(engineSessions(server)[conn.id as string]).toBe(socket.conn);
+    expect(writeBufferBytes(socket.conn)).toBe(0);
+    expect(webSocketOf(socket.conn)).toBe((conn.transport as { socket: unknown }).socket);
+  });
+
+  it('src/internals/ws.ts reads the negotiated deflate and the unsent bytes', () => {
+    const ws = webSocketOf(socket.conn);
+    expect(negotiatedExtension(ws, 'permessage-deflate')?.params).toBeDefined();
+    expect(wsBufferedAmount(ws)).toBe(0);
+  });
+
+  it('src/internals/class-transformer.ts reaches the decorator metadata', () => {
+    expect(typeof transformerMetadata.getStrategy).toBe('function');
+    expect(typeof transformerMetadata.findTransformMetadatas).toBe('function');
+  });
+
+  it('src/internals/engine-io.ts lets go of the upgrade request', () => {
+    releaseUpgradeRequest(socket.conn);
+    expect(conn.request).toBeNull();
   });
 
   it("class-transformer: cjs/storage.js's defaultMetadataStorage answers getStrategy and getExposedMetadatas (flat DTOs)", () => {

@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { eventually } from '../support/metrics.js';

@@ -1,6 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
-import { compareStreamIds } from '../../src/common/stream-id.js';
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import { compareStreamIds } from '../../src/protocol/stream-id.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import type { Ack } from './viewer.js';
 import { Waiter } from './waiter.js';
 

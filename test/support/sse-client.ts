@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import { SseParser, type SseMessage } from '../../src/client/sse-parser.js';
 import { Waiter } from './waiter.js';
 

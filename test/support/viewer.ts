@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { EventEnvelope } from '../../src/events/envelope.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import { Waiter } from './waiter.js';
 
 export interface Ack {

@@ -1,10 +1,10 @@
-import { revoke, type Principal } from '../../src/auth/principal.js';
-import { CachedRevocationStore } from '../../src/auth/revocation/cached-revocation-store.js';
+import { revoke, type Principal } from '../../src/delivery/auth/principal.js';
+import { CachedRevocationStore } from '../../src/delivery/sessions/cached-revocation-store.js';
 import type {
   Revocation,
   RevocationStore,
-} from '../../src/auth/revocation/revocation-store.port.js';
-import { TokenCache } from '../../src/auth/token-cache.js';
+} from '../../src/delivery/sessions/revocation-store.port.js';
+import { TokenCache } from '../../src/delivery/auth/token-cache.js';
 
 const principal = (expiresAt: number): Principal => ({
   sub: 'u',

@@ -1,4 +1,4 @@
-import { BatchPacer, IDLE_WINDOW_MS } from '../../src/gateway/batch-pacer.js';
+import { BatchPacer, IDLE_WINDOW_MS } from '../../src/delivery/batch-pacer.js';
 
 describe('BatchPacer: the live batch window follows event-loop load', () => {
   const settle = (pacer: BatchPacer, utilization: number) => {

@@ -1,4 +1,4 @@
-import { ByteBudget } from '../../src/common/byte-budget.js';
+import { ByteBudget } from '../../src/core/support/byte-budget.js';
 
 describe('ByteBudget', () => {
   it('takes bytes while they fit, and refuses (taking nothing) when they do not', () => {

@@ -1,5 +1,5 @@
-import { CircuitBreaker, type BreakerState } from '../../src/common/circuit-breaker.js';
-import { GatewayError, UnavailableError } from '../../src/common/errors.js';
+import { CircuitBreaker, type BreakerState } from '../../src/core/support/circuit-breaker.js';
+import { GatewayError, UnavailableError } from '../../src/core/errors.js';
 
 describe('circuit breaker', () => {
   let now = 0;

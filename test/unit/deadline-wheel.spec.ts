@@ -1,4 +1,4 @@
-import { DeadlineWheel } from '../../src/common/deadline-wheel.js';
+import { DeadlineWheel } from '../../src/core/support/deadline-wheel.js';
 
 describe('deadline wheel', () => {
   let now = 1_000_000;

@@ -1,4 +1,4 @@
-import { planDrain } from '../../src/gateway/drain-plan.js';
+import { planDrain } from '../../src/delivery/drain-plan.js';
 
 describe('drain plan', () => {
   it('spreads connections in batches over the first 80% of the window', () => {

@@ -1,6 +1,6 @@
 import { constants, inflateRawSync } from 'node:zlib';
-import type { EventEnvelope } from '../../src/events/envelope.js';
-import { EventsFrame, frame } from '../../src/gateway/event-frames.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
+import { EventsFrame, frame } from '../../src/transports/socketio/event-frames.js';
 
 const envelope = (n: number): EventEnvelope => ({
   id: `1732190000000-${n}`,
@@ -40,7 +40,7 @@ describe('events frames: serialized once, framed once, compressed once', () => {
   });
 
   it('is the Socket.IO event packet a client parses as events', () => {
-    const batch = new EventsFrame([envelope(1), envelope(2)]);
+    const batch = new EventsFrame(JSON.stringify([envelope(1), envelope(2)]));
     expect(batch.packet.startsWith('2["events",')).toBe(true);
     expect(JSON.parse(batch.packet.slice(1))).toEqual(['events', [envelope(1), envelope(2)]]);
     expect(batch.plain).toHaveLength(1); // one write per viewer
@@ -50,7 +50,9 @@ describe('events frames: serialized once, framed once, compressed once', () => {
   });
 
   it('compresses a batch into a frame that inflates back to the same message, much smaller', () => {
-    const batch = new EventsFrame(Array.from({ length: 30 }, (_, i) => envelope(i)));
+    const batch = new EventsFrame(
+      JSON.stringify(Array.from({ length: 30 }, (_, i) => envelope(i))),
+    );
     const deflated = batch.deflated;
     expect(deflated).not.toBeNull();
     const [header, body] = split(deflated![0]);
@@ -60,6 +62,6 @@ describe('events frames: serialized once, framed once, compressed once', () => {
   });
 
   it('leaves small frames plain (compressing them would not pay)', () => {
-    expect(new EventsFrame([envelope(1)]).deflated).toBeNull();
+    expect(new EventsFrame(JSON.stringify([envelope(1)])).deflated).toBeNull();
   });
 });

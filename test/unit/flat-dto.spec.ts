@@ -1,8 +1,8 @@
-import { isFlatDto } from '../../src/common/flat-dto.js';
-import { GatewayError } from '../../src/common/errors.js';
-import { validateDto } from '../../src/common/validate-dto.js';
-import { EVENT_TYPES, registryEntry } from '../../src/events/registry.js';
-import { SubscribeDto } from '../../src/gateway/dto/subscribe.dto.js';
+import { isFlatDto } from '../../src/core/support/flat-dto.js';
+import { GatewayError } from '../../src/core/errors.js';
+import { validateDto } from '../../src/core/support/validate-dto.js';
+import { EVENT_TYPES, registryEntry } from '../../src/core/registry.js';
+import { SubscribeDto } from '../../src/delivery/subscribe.dto.js';
 import { Point, Shape } from '../support/nested-dto.js';
 
 describe('flat DTO classes (validated without class-transformer)', () => {

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { JsonLogger } from '../../src/common/json-logger.js';
+import { JsonLogger } from '../../src/core/support/json-logger.js';
 
 /** A logger writing into an array of parsed lines. */
 function capture(level?: 'debug' | 'info' | 'warn' | 'error') {

@@ -1,5 +1,5 @@
 import { Counter, Registry } from 'prom-client';
-import { countByType } from '../../src/ops/metrics.js';
+import { countByType } from '../../src/core/support/metrics.js';
 
 describe('counting events by type', () => {
   it('adds each type once per event, times the given factor', async () => {

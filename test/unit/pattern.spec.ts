@@ -3,7 +3,7 @@ import {
   isValidPattern,
   matchesPattern,
   TypeFilter,
-} from '../../src/events/pattern.js';
+} from '../../src/core/pattern.js';
 
 describe('event type patterns', () => {
   it.each([

@@ -1,6 +1,6 @@
-import { GatewayError } from '../../src/common/errors.js';
-import { EVENT_REGISTRY, EVENT_TYPES } from '../../src/events/registry.js';
-import { validateEvent } from '../../src/events/validate-event.js';
+import { GatewayError } from '../../src/core/errors.js';
+import { EVENT_REGISTRY, EVENT_TYPES } from '../../src/core/registry.js';
+import { validateEvent } from '../../src/core/validate-event.js';
 import { VALID_EVENT_DATA } from '../support/sample-events.js';
 
 const NOW = new Date('2026-11-21T10:00:00.000Z');

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { revokes } from '../../src/auth/revocation/revocation-rule.js';
-import { MemoryRevocationStore } from '../../src/auth/revocation/memory-revocation-store.js';
-import { clientAddressResolver } from '../../src/common/client-address.js';
-import { MemoryConnectionLimiter } from '../../src/limits/memory-connection-limiter.js';
+import { revokes } from '../../src/delivery/sessions/revocation-rule.js';
+import { MemoryRevocationStore } from '../../src/adapters/memory/memory-revocation-store.js';
+import { clientAddressResolver } from '../../src/transports/http/client-address.js';
+import { MemoryConnectionLimiter } from '../../src/adapters/memory/memory-connection-limiter.js';
 
 describe('revocation rule', () => {
   const at = Date.UTC(2026, 10, 21, 10, 0, 0, 500);

@@ -1,5 +1,5 @@
-import type { EventEnvelope } from '../../src/events/envelope.js';
-import { SlowQueue, eventBytes } from '../../src/gateway/slow-queue.js';
+import type { EventEnvelope } from '../../src/core/envelope.js';
+import { SlowQueue, eventBytes } from '../../src/delivery/slow-queue.js';
 
 let n = 0;
 const ev = (type: string, data: Record<string, unknown>) =>

@@ -1,38 +1,45 @@
-import type { EventEnvelope, Snapshot } from '../../src/events/envelope.js';
-import { TypeFilter } from '../../src/events/pattern.js';
+import type { EventEnvelope, Snapshot } from '../../src/core/envelope.js';
+import { TypeFilter } from '../../src/core/pattern.js';
+import type { OutgoingBatch } from '../../src/delivery/outgoing-batch.js';
 import {
   StreamFeed,
+  type FeedMember,
   type FeedObserver,
   type FeedSource,
-  type FeedViewer,
-} from '../../src/gateway/stream-feed.js';
+} from '../../src/delivery/stream-feed.js';
+import type { Viewer } from '../../src/delivery/viewer.js';
 
-/** A viewer as the feed sees it: records what reaches it, directly or through its room. */
-class FakeViewer implements FeedViewer {
+/** A viewer as the feed sees it: records what reaches it, alone or with its group. */
+class FakeViewer implements Viewer {
   readonly received: EventEnvelope[] = [];
-  readonly rooms = new Set<string>();
   readonly resyncs: Snapshot[] = [];
   readonly lags: { lastDeliveredId: string; reason: string }[] = [];
   buffered = 0;
-  constructor(readonly id: string) {}
-  send(events: EventEnvelope[]): void {
+  constructor(
+    readonly id: string,
+    /** Called with each group batch written to this viewer. */
+    private readonly onBatch: (batch: OutgoingBatch) => void,
+  ) {}
+  isOpen(): boolean {
+    return true;
+  }
+  send(events: readonly EventEnvelope[]): void {
     this.received.push(...events);
   }
-  join(room: string): void {
-    this.rooms.add(room);
-  }
-  leave(room: string): void {
-    this.rooms.delete(room);
+  write(batch: OutgoingBatch): void {
+    this.onBatch(batch);
+    this.received.push(...batch.events);
   }
   bufferedBytes(): number {
     return this.buffered;
   }
-  resync(snapshot: Snapshot): void {
+  resync(_projectId: string, snapshot: Snapshot): void {
     this.resyncs.push(snapshot);
   }
-  lagged(lastDeliveredId: string, reason: 'slow' | 'lost'): void {
-    this.lags.push({ lastDeliveredId, reason });
+  lagged(): void {
+    throw new Error('the feed reports lags through its onLagged option');
   }
+  abort(): void {}
   ids(): string[] {
     return this.received.map((e) => e.id);
   }
@@ -66,8 +73,9 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
   const history: EventEnvelope[] = [];
   let lost = false;
   const viewers: FakeViewer[] = [];
-  /** Ids of each batch written to the room. */
+  /** Ids of each batch written to the group. */
   const batches: string[][] = [];
+  const seen = new WeakSet<OutgoingBatch>();
   const source: FeedSource = {
     listen: () => Promise.resolve({ projectId: 'p', pattern: '*' }),
     lastId: () => Promise.resolve(history.at(-1)?.id ?? options.lastId ?? '0-0'),
@@ -89,16 +97,18 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
       batchWindowMs: () => 5,
       softLimitBytes: 1000,
       hardLimitBytes: 5000,
-      roomFor: () => 'room',
-      emitToRoom: (room, events) => {
-        batches.push(events.map((e) => e.id));
-        for (const v of viewers) if (v.rooms.has(room)) v.received.push(...events);
-      },
+      onLagged: (member, lastDeliveredId, reason) =>
+        (member.viewer as FakeViewer).lags.push({ lastDeliveredId, reason }),
     },
     quiet,
   );
   const viewer = (id: string) => {
-    const v = new FakeViewer(id);
+    const v = new FakeViewer(id, (batch) => {
+      // Each group batch once, however many viewers it is written to.
+      if (seen.has(batch)) return;
+      seen.add(batch);
+      batches.push(batch.events.map((e) => e.id));
+    });
     viewers.push(v);
     return v;
   };
@@ -120,10 +130,13 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
     /** Publishes: stored in history, delivered live unless `offline`. */
     publish: (e: EventEnvelope, offline = false) => {
       history.push(e);
-      if (!offline) feed.receive(e);
+      if (!offline) feed.receive({ events: [e] });
     },
   };
 }
+
+/** Whether the member gets its group's batches (live, not catching up nor slow). */
+const live = (member: FeedMember) => member.state === 'live';
 
 const settle = () => new Promise((r) => setImmediate(r));
 /** Lets the current turn end (leading-edge batches go out), then moves the clock. */
@@ -138,7 +151,7 @@ describe('stream feed', () => {
   );
   afterEach(() => jest.useRealTimers());
 
-  it('writes what arrives in one turn as one batch at its end, once to the room', async () => {
+  it('writes what arrives in one turn as one batch at its end, once to the group', async () => {
     const { feed, viewer, join, publish, batches } = setup();
     await feed.ready;
     const a = viewer('a');
@@ -152,6 +165,37 @@ describe('stream feed', () => {
     expect(batches).toEqual([['1-0', '2-0']]);
     expect(a.ids()).toEqual(['1-0', '2-0']);
     expect(b.ids()).toEqual(['1-0', '2-0']);
+  });
+
+  it('writes live batches with the JSON texts they arrived with, joined, and serializes anything else', async () => {
+    const { feed, viewer, join } = setup();
+    await feed.ready;
+    const written: OutgoingBatch[] = [];
+    const v = viewer('v');
+    join(v);
+    const original = v.write.bind(v);
+    v.write = (batch) => {
+      written.push(batch);
+      original(batch);
+    };
+    // Texts as a store hands them over: not what JSON.stringify gives (the extra
+    // spaces), so a text written out can only have come from the batches.
+    const text = (events: EventEnvelope[]) =>
+      JSON.stringify(events).replace(/,"type"/g, ', "type"');
+    const a = [ev(1), ev(2)];
+    const b = [ev(3)];
+    feed.receive({ events: a, text: text(a) });
+    feed.receive({ events: b, text: text(b) });
+    await settle();
+    expect(written[0].jsonText).toBe(`[${text(a).slice(1, -1)},${text(b).slice(1, -1)}]`);
+    expect(JSON.parse(written[0].jsonText)).toEqual([...a, ...b]);
+    // Later: one batch without a text (a gap read, say) makes the whole write serialize.
+    await tick(5);
+    feed.receive({ events: [ev(4)], text: text([ev(4)]) });
+    feed.receive({ events: [ev(5)] });
+    await tick(5);
+    expect(written[1].text).toBeUndefined();
+    expect(written[1].jsonText).toBe(JSON.stringify([ev(4), ev(5)]));
   });
 
   it('gathers a busy stream for a window after its last batch before writing again', async () => {
@@ -180,11 +224,11 @@ describe('stream feed', () => {
     const catchUp = feed.arm(member, [ev(1), ev(2), ev(3)], '0-0', '3-0');
     v.send(catchUp);
     feed.activate(member);
-    expect(v.rooms.size).toBe(0);
+    expect(live(member)).toBe(false);
     publish(ev(2));
-    expect(v.rooms.size).toBe(0);
+    expect(live(member)).toBe(false);
     publish(ev(3));
-    expect(v.rooms.has('room')).toBe(true);
+    expect(live(member)).toBe(true);
     publish(ev(4));
     await tick(5);
     expect(v.ids()).toEqual(['1-0', '2-0', '3-0', '4-0']);
@@ -240,17 +284,17 @@ describe('stream feed', () => {
     expect(feed.size).toBe(0);
   });
 
-  it('takes a viewer over the soft limit out of the room, merges its queue, and puts it back once drained', async () => {
+  it("takes a viewer over the soft limit out of its group's writes, merges its queue, and puts it back once drained", async () => {
     const { feed, viewer, join, publish } = setup();
     await feed.ready;
     const slow = viewer('slow');
     const fast = viewer('fast');
-    join(slow);
+    const slowMember = join(slow);
     join(fast);
     slow.buffered = 2000;
     publish(ev(1));
     await tick(5); // written, then found over the soft limit
-    expect(slow.rooms.size).toBe(0);
+    expect(live(slowMember)).toBe(false);
     expect(feed.slowMembers).toBe(1);
     for (let ms = 2; ms < 12; ms++) publish(sample(ms, ms % 2 ? 'a' : 'b'));
     await tick(5);
@@ -259,7 +303,7 @@ describe('stream feed', () => {
     slow.buffered = 400; // under half the soft limit
     await tick(50);
     expect(slow.ids()).toEqual(['1-0', '10-0', '11-0']);
-    expect(slow.rooms.has('room')).toBe(true);
+    expect(live(slowMember)).toBe(true);
     expect(feed.slowMembers).toBe(0);
     expect(feed.timers).toBe(0);
   });

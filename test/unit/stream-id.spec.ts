@@ -1,4 +1,4 @@
-import { compareStreamIds } from '../../src/common/ids.js';
+import { compareStreamIds } from '../../src/core/ids.js';
 
 /** The reference: both numbers as BigInt. */
 function byBigInt(a: string, b: string): number {

@@ -1,4 +1,4 @@
-import { TokenBucket } from '../../src/common/token-bucket.js';
+import { TokenBucket } from '../../src/core/support/token-bucket.js';
 
 describe('token bucket', () => {
   it('allows a burst, then the sustained rate', () => {

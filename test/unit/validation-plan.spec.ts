@@ -5,10 +5,10 @@ import {
   validateSync,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { validateDto } from '../../src/common/validate-dto.js';
-import { ValidationPlan } from '../../src/common/validation-plan.js';
-import { EVENT_TYPES, registryEntry } from '../../src/events/registry.js';
-import { SubscribeDto } from '../../src/gateway/dto/subscribe.dto.js';
+import { validateDto } from '../../src/core/support/validate-dto.js';
+import { ValidationPlan } from '../../src/core/support/validation-plan.js';
+import { EVENT_TYPES, registryEntry } from '../../src/core/registry.js';
+import { SubscribeDto } from '../../src/delivery/subscribe.dto.js';
 import { Shape } from '../support/nested-dto.js';
 import { VALID_EVENT_DATA } from '../support/sample-events.js';
 

@@ -1,0 +1,239 @@
+import { GatewayError, UnavailableError } from '../../core/errors.js';
+import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.js';
+import type { RedisKeys } from './keys.js';
+import type { RedisCommandClient } from './lua-script.js';
+import { withRedis } from './redis-errors.js';
+import { APPEND_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } from './scripts.js';
+import type {
+  EventStore,
+  HistoryLimits,
+  LatestResult,
+  LiveHandler,
+  LiveState,
+  LiveSubscription,
+  ReadAfterResult,
+  ReadTypesResult,
+  StreamRef,
+} from '../../core/event-store.port.js';
+import { LiveChannels } from '../../core/live-channels.js';
+
+export interface RedisStoreOptions {
+  keys: RedisKeys;
+  limits: HistoryLimits;
+  /** Called when a live message cannot be parsed, or a resubscribe fails. */
+  onError?: (context: string, error: unknown) => void;
+  /** Called when a live handler throws; the others still get the batch. */
+  onHandlerError?: (error: unknown, events: readonly EventEnvelope[]) => void;
+}
+
+/**
+ * The store in Redis: history in Redis Streams, the latest state per entity in
+ * a hash, and live batches on a shard channel per project. `append` is one Lua
+ * script doing all three. Each replica SSUBSCRIBEs to a project's channel only
+ * while it has local subscribers of it, on its own subscriber connection.
+ */
+export class RedisEventStore implements EventStore {
+  private readonly live: LiveChannels;
+
+  constructor(
+    private readonly client: RedisCommandClient,
+    private readonly subscriber: RedisCommandClient,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.live = new LiveChannels(
+      { listen: (id) => this.listen(id), unlisten: (id) => this.unlisten(id) },
+      options.onHandlerError,
+    );
+    subscriber.on('smessage', (channel: string, message: string) =>
+      this.onMessage(channel, message),
+    );
+    // The store is built on a connected subscriber, so every later `ready` is
+    // a reconnect. ioredis re-subscribes as it reconnects, so live messages
+    // may arrive before `ready`: listeners hold them from the moment of the drop.
+    subscriber.on('close', () => this.live.liveState('interrupted'));
+    subscriber.on('ready', () => void this.resubscribe());
+  }
+
+  subscribe(projectId: string, pattern: string, handler: LiveHandler): Promise<LiveSubscription> {
+    return this.live.subscribe(projectId, pattern, handler);
+  }
+
+  unsubscribe(subscription: LiveSubscription): Promise<void> {
+    return this.live.unsubscribe(subscription);
+  }
+
+  listeningProjects(): string[] {
+    return this.live.listeningProjects();
+  }
+
+  onLiveStateChange(listener: (state: LiveState) => void): void {
+    this.live.onLiveStateChange(listener);
+  }
+
+  async append(events: PendingEvent[]): Promise<EventEnvelope[]> {
+    const projectId = events[0]?.projectId;
+    if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
+      throw new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project');
+    }
+    const { keys, limits } = this.options;
+    const redisKeys = [keys.events(projectId), keys.state(projectId), keys.ended(projectId)];
+    const logIndex = new Map<string, number>();
+    const args: (string | number)[] = [
+      keys.live(projectId),
+      limits.maxEvents,
+      limits.maxLogLines,
+      limits.logTtlSeconds,
+      limits.endedTtlSeconds * 1000,
+      events.length,
+    ];
+    for (const event of events) {
+      let keyIndex = 1;
+      if (event.runId !== null) {
+        keyIndex = logIndex.get(event.runId) ?? 0;
+        if (keyIndex === 0) {
+          redisKeys.push(keys.logs(projectId, event.runId));
+          keyIndex = redisKeys.length;
+          logIndex.set(event.runId, keyIndex);
+        }
+      }
+      const body = JSON.stringify({
+        type: event.type,
+        projectId,
+        occurredAt: event.occurredAt,
+        source: event.source,
+        data: event.data,
+      });
+      args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0');
+    }
+    const ids = (await withRedis(() =>
+      APPEND_SCRIPT.run(this.client, redisKeys, args),
+    )) as string[];
+    return events.map((event, i) => ({
+      id: ids[i],
+      type: event.type,
+      projectId,
+      occurredAt: event.occurredAt,
+      source: event.source,
+      data: event.data,
+    }));
+  }
+
+  async readAfter(ref: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {
+    const reply = (await withRedis(() =>
+      READ_AFTER_SCRIPT.run(this.client, [this.streamKey(ref)], [since, limit]),
+    )) as (string | number)[];
+    if (reply[0] !== 1) return notHeld(reply);
+    const events: EventEnvelope[] = [];
+    for (let i = 3; i < reply.length; i += 2) {
+      events.push(withId(String(reply[i]), String(reply[i + 1])));
+    }
+    return { held: true, lastId: String(reply[1]), hasMore: reply[2] === 1, events };
+  }
+
+  async readTypesAfter(ref: StreamRef, since: string, limit: number): Promise<ReadTypesResult> {
+    const reply = (await withRedis(() =>
+      READ_AFTER_SCRIPT.run(this.client, [this.streamKey(ref)], [since, limit, 'types']),
+    )) as (string | number)[];
+    if (reply[0] !== 1) return notHeld(reply);
+    const entries: { id: string; type: string }[] = [];
+    for (let i = 3; i < reply.length; i += 2) {
+      entries.push({ id: String(reply[i]), type: String(reply[i + 1]) });
+    }
+    return { held: true, lastId: String(reply[1]), hasMore: reply[2] === 1, entries };
+  }
+
+  async readLatest(ref: StreamRef, limit: number): Promise<LatestResult> {
+    const entries = await withRedis(() =>
+      this.client.xrevrange(this.streamKey(ref), '+', '-', 'COUNT', limit + 1),
+    );
+    const hasMore = entries.length > limit;
+    const events = entries
+      .slice(0, limit)
+      .reverse()
+      .map(([id, fields]) => withId(id, fields[1]));
+    return { events, lastId: events.at(-1)?.id ?? '0-0', hasMore };
+  }
+
+  async snapshot(projectId: string): Promise<Snapshot> {
+    const { keys, limits } = this.options;
+    const [position, flat] = (await withRedis(() =>
+      SNAPSHOT_SCRIPT.run(
+        this.client,
+        [keys.events(projectId), keys.state(projectId), keys.ended(projectId)],
+        [limits.endedTtlSeconds * 1000],
+      ),
+    )) as [string, string[]];
+    const entries: [string, EventEnvelope][] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      entries.push([flat[i], JSON.parse(flat[i + 1]) as EventEnvelope]);
+    }
+    // fromEntries defines own properties, whatever a key is called.
+    const snapshot = Object.fromEntries(entries);
+    return { position, snapshot };
+  }
+
+  private async listen(projectId: string): Promise<void> {
+    // Fail fast while disconnected: a subscribe queued behind an outage would hang its viewer.
+    if (this.subscriber.status !== 'ready') throw new UnavailableError('live channel unavailable');
+    await withRedis(() => this.subscriber.ssubscribe(this.options.keys.live(projectId)));
+  }
+
+  private async unlisten(projectId: string): Promise<void> {
+    const channel = this.options.keys.live(projectId);
+    // An unsubscribe that fails leaves a harmless extra subscription; never throw for it.
+    await withRedis(() => this.subscriber.sunsubscribe(channel)).catch(() => undefined);
+  }
+
+  /**
+   * ioredis re-subscribes by itself on reconnect, but without telling us when
+   * that is done; subscribing again (idempotent) and awaiting the replies
+   * gives the moment from which every live message reaches us, so the gap can
+   * be read from history without missing anything.
+   */
+  private async resubscribe(): Promise<void> {
+    try {
+      for (const projectId of this.live.listeningProjects()) {
+        await this.subscriber.ssubscribe(this.options.keys.live(projectId));
+      }
+    } catch (err) {
+      // Dropped again: the next `ready` retries.
+      this.options.onError?.('resubscribe', err);
+      return;
+    }
+    this.live.liveState('restored');
+  }
+
+  /**
+   * A live message is the stored envelopes joined by the append script into a
+   * JSON array, which is what `JSON.stringify` of the parsed array gives back
+   * (the behaviour suite checks it): the batch keeps it as its text.
+   */
+  private onMessage(channel: string, message: string): void {
+    const projectId = this.options.keys.projectOfLiveChannel(channel);
+    if (projectId === null) return;
+    let events: EventEnvelope[];
+    try {
+      events = JSON.parse(message) as EventEnvelope[];
+    } catch (err) {
+      this.options.onError?.(`message on ${channel}`, err);
+      return;
+    }
+    this.live.deliver(projectId, { events, text: message });
+  }
+
+  private streamKey(ref: StreamRef): string {
+    const { keys } = this.options;
+    return ref.runId === undefined
+      ? keys.events(ref.projectId)
+      : keys.logs(ref.projectId, ref.runId);
+  }
+}
+
+function notHeld(reply: (string | number)[]): { held: false; heldAfter?: string } {
+  return reply[1] === undefined ? { held: false } : { held: false, heldAfter: String(reply[1]) };
+}
+
+/** Stored entries are envelopes without their id (the id is the entry's). */
+function withId(id: string, body: string): EventEnvelope {
+  return { id, ...(JSON.parse(body) as Omit<EventEnvelope, 'id'>) };
+}

@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { EVENT_STORE, type EventStore } from '../core/event-store.port.js';
+import { LOGGER, type JsonLogger } from '../core/support/json-logger.js';
+import { GatewayMetrics } from '../core/support/metrics.js';
+import { SubscriptionService } from '../delivery/subscription.service.js';
+import { DrainService } from '../transports/socketio/drain.service.js';
+import { EventsGateway } from '../transports/socketio/events.gateway.js';
+
+/** Subscriptions (every transport's), and the Socket.IO gateway with its drain. */
+@Module({
+  providers: [
+    {
+      provide: SubscriptionService,
+      inject: [EVENT_STORE, APP_CONFIG, GatewayMetrics, LOGGER],
+      useFactory: (
+        store: EventStore,
+        config: AppConfig,
+        metrics: GatewayMetrics,
+        logger: JsonLogger,
+      ) => new SubscriptionService(store, config, metrics, logger),
+    },
+    DrainService,
+    EventsGateway,
+  ],
+  exports: [SubscriptionService, DrainService],
+})
+export class GatewayModule {}

@@ -1,0 +1,60 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { LOGGER, type JsonLogger } from '../core/support/json-logger.js';
+import { Authenticator } from '../delivery/auth/authenticator.js';
+import { TokenVerifier } from '../delivery/auth/token-verifier.js';
+import {
+  CONNECTION_LIMITER,
+  type ConnectionLimiter,
+} from '../delivery/sessions/connection-limiter.port.js';
+import { ConnectionLeases } from '../delivery/sessions/connection-leases.service.js';
+import { Lifecycle } from '../delivery/sessions/lifecycle.js';
+import {
+  REVOCATION_STORE,
+  type RevocationStore,
+} from '../delivery/sessions/revocation-store.port.js';
+import { RevocationService } from '../delivery/sessions/revocation.service.js';
+import { HttpAuthGuard } from '../transports/http/http-auth.guard.js';
+
+/**
+ * What every transport's sessions share: tokens in (`Authenticator`),
+ * revocations, per-user connection slots, and the process lifecycle (drain).
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: TokenVerifier,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new TokenVerifier(config.jwt),
+    },
+    {
+      provide: RevocationService,
+      inject: [REVOCATION_STORE],
+      useFactory: (store: RevocationStore) => new RevocationService(store),
+    },
+    {
+      provide: Authenticator,
+      inject: [TokenVerifier, RevocationService],
+      useFactory: (verifier: TokenVerifier, revocations: RevocationService) =>
+        new Authenticator(verifier, revocations),
+    },
+    {
+      provide: ConnectionLeases,
+      inject: [CONNECTION_LIMITER, APP_CONFIG, LOGGER],
+      useFactory: (limiter: ConnectionLimiter, config: AppConfig, logger: JsonLogger) =>
+        new ConnectionLeases(limiter, config, logger),
+    },
+    { provide: Lifecycle, useValue: new Lifecycle() },
+    HttpAuthGuard,
+  ],
+  exports: [
+    TokenVerifier,
+    RevocationService,
+    Authenticator,
+    ConnectionLeases,
+    Lifecycle,
+    HttpAuthGuard,
+  ],
+})
+export class SessionsModule {}

@@ -1,0 +1,124 @@
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidationArguments,
+  registerDecorator,
+} from 'class-validator';
+import { ID_PATTERN } from './ids.js';
+
+/** One payload class per event type, exactly the fields of the design doc's table. */
+
+export const AGENT_STATUSES = ['idle', 'busy', 'offline', 'error'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+export const AGENT_TYPES = ['planner', 'worker'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const TASK_STATUSES = ['planning', 'planning_failed', 'active', 'done'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const SUBTASK_STATUSES = [
+  'blocked',
+  'ready',
+  'in_progress',
+  'completed',
+  'failed',
+  'merged',
+] as const;
+export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
+
+/** Host names end up in entity keys: keep them printable and short. */
+export const HOST_PATTERN = /^[A-Za-z0-9_.:-]{1,255}$/;
+export const MAX_LOG_LINE_BYTES = 8 * 1024;
+
+export const IsId = (options: { each?: boolean } = {}) =>
+  Matches(ID_PATTERN, { message: '$property must match ^[A-Za-z0-9_-]{1,64}$', ...options });
+
+/** Byte length, not character count: a log line's limit is about wire size. */
+export function MaxBytes(limit: number) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'maxBytes',
+      target: target.constructor,
+      propertyName,
+      constraints: [limit],
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= limit,
+        defaultMessage: (args: ValidationArguments) =>
+          `${args.property} must be at most ${limit} bytes of UTF-8`,
+      },
+    });
+}
+
+export class AgentStatusChanged {
+  @IsId() agentId: string;
+  @IsIn(AGENT_STATUSES) status: AgentStatus;
+  @IsOptional() @IsIn(AGENT_STATUSES) previousStatus?: AgentStatus;
+}
+
+export class AgentRunStarted {
+  @IsId() runId: string;
+  @IsId() agentId: string;
+  @IsIn(AGENT_TYPES) agentType: (typeof AGENT_TYPES)[number];
+  @IsId() taskId: string;
+  @IsOptional() @IsId() subtaskId?: string;
+}
+
+export class AgentRunLog {
+  @IsId() runId: string;
+  @IsString() @MaxBytes(MAX_LOG_LINE_BYTES) line: string;
+  @IsInt() @Min(1) lineNumber: number;
+  @IsOptional() @IsIn(LOG_LEVELS) level?: (typeof LOG_LEVELS)[number];
+}
+
+export class AgentRunCompleted {
+  @IsId() runId: string;
+  @IsId() agentId: string;
+  @IsInt() @Min(0) durationMs: number;
+  @IsOptional() @IsString() @MaxLength(2048) prUrl?: string;
+}
+
+export class AgentRunFailed {
+  @IsId() runId: string;
+  @IsId() agentId: string;
+  @IsString() @MaxLength(4096) error: string;
+  @IsBoolean() willRetry: boolean;
+}
+
+export class TaskStatusChanged {
+  @IsId() taskId: string;
+  // `from` must be present: null for a new task, else a status.
+  @ValidateIf((o: TaskStatusChanged) => o.from !== null)
+  @IsIn(TASK_STATUSES)
+  from: TaskStatus | null;
+  @IsIn(TASK_STATUSES) to: TaskStatus;
+}
+
+export class SubtaskStatusChanged {
+  @IsId() subtaskId: string;
+  @IsId() taskId: string;
+  @ValidateIf((o: SubtaskStatusChanged) => o.from !== null)
+  @IsIn(SUBTASK_STATUSES)
+  from: SubtaskStatus | null;
+  @IsIn(SUBTASK_STATUSES) to: SubtaskStatus;
+}
+
+export class SubtaskUnblocked {
+  @IsId() subtaskId: string;
+  @IsId() taskId: string;
+  @IsId() unblockedBy: string;
+}
+
+export class SystemResourceSampled {
+  @IsString() @Matches(HOST_PATTERN) host: string;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(100) cpuPercent: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(100) memoryPercent: number;
+  @IsOptional() @IsInt() @Min(0) queueDepth?: number;
+}

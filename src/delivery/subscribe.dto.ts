@@ -1,0 +1,70 @@
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsOptional,
+  IsString,
+  MaxLength,
+  Matches,
+  Validate,
+  type ValidatorConstraintInterface,
+  ValidatorConstraint,
+} from 'class-validator';
+import { ID_PATTERN, STREAM_ID_PATTERN } from '../core/ids.js';
+import { isValidPattern } from '../core/pattern.js';
+
+@ValidatorConstraint({ name: 'eventPattern' })
+class EventPatternRule implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return Array.isArray(value) && value.every(isValidPattern);
+  }
+  defaultMessage(): string {
+    return 'types must be event patterns such as "agent.*" or "task.status.changed"';
+  }
+}
+
+export class SubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+
+  @IsOptional()
+  @Matches(STREAM_ID_PATTERN, { message: 'since must be a stream id like 1732185600000-0' })
+  since?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @Validate(EventPatternRule)
+  types?: string[];
+}
+
+export class UnsubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+}
+
+export class LogsSubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+
+  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  runId: string;
+
+  /** An id of the run's own log stream. */
+  @IsOptional()
+  @Matches(STREAM_ID_PATTERN, { message: 'since must be a stream id like 1732185600000-0' })
+  since?: string;
+}
+
+export class LogsUnsubscribeDto {
+  @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
+  projectId: string;
+
+  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  runId: string;
+}
+
+export class AuthRefreshDto {
+  @IsString()
+  @MaxLength(8192)
+  token: string;
+}

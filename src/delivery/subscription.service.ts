@@ -1,0 +1,731 @@
+import { GatewayError } from '../core/errors.js';
+import { compareStreamIds, ZERO_ID } from '../core/ids.js';
+import { ByteBudget } from '../core/support/byte-budget.js';
+import { Semaphore } from '../core/support/semaphore.js';
+import type { JsonLogger } from '../core/support/json-logger.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { EventEnvelope, Snapshot } from '../core/envelope.js';
+import { TypeFilter } from '../core/pattern.js';
+import { LOG_EVENT_TYPE } from '../core/registry.js';
+import {
+  streamKey,
+  type EventBatch,
+  type EventStore,
+  type StreamRef,
+} from '../core/event-store.port.js';
+import { countByType, type GatewayMetrics } from '../core/support/metrics.js';
+import { BatchPacer } from './batch-pacer.js';
+import type { LogsSubscribeDto, SubscribeDto } from './subscribe.dto.js';
+import type { LogsSubscribeOk, SubscribeOk } from '../protocol/socket-events.js';
+import { eventBytes } from './slow-queue.js';
+import { StreamFeed, type FeedMember, type FeedObserver, type FeedSource } from './stream-feed.js';
+import type { Viewer } from './viewer.js';
+
+interface ViewerSubscription {
+  key: string;
+  feed: StreamFeed;
+  member: FeedMember;
+}
+
+/**
+ * A replay read for one viewer: the events after `since` it is sent (those its
+ * filter accepts), held in memory up to the viewer's hard limit; past that
+ * only counted, and streamed page by page from `restAfter` once the ack is out.
+ */
+interface Replay {
+  held: EventEnvelope[];
+  heldBytes: number;
+  /** Events the viewer gets in all (held and streamed). */
+  count: number;
+  /** Events after this id were counted but not held; null when all are held. */
+  restAfter: string | null;
+  /** The stream's last id when read. */
+  lastId: string;
+  /** Average encoded size of the events read so far, bytes (sizes the pages). */
+  bytesPerEvent: number;
+}
+
+/** What a subscribe read from history: the catch-up and the reply fields it implies. */
+interface CatchUpRead {
+  /** A replay after `since` (sent in pages when it is large or the viewer backed up). */
+  replay?: Replay;
+  history: EventEnvelope[];
+  /** Events after this id are the viewer's. */
+  position: string;
+  /** Stream position the read saw (the viewer goes live once the feed has received it). */
+  threshold: string;
+  snapshot?: Snapshot['snapshot'];
+  resync?: true;
+}
+
+/** What every subscribe ack carries (a project's adds its id and snapshot). */
+type CatchUpReply = { ok: true } & LogsSubscribeOk;
+
+const HISTORY_PAGE = 1000;
+/**
+ * What one history read of a replay may make Redis go through, bytes: the
+ * read runs as one script, and Redis serves nobody else meanwhile (heartbeats
+ * included), so a replay reads many short pages rather than a few long ones.
+ */
+const REPLAY_PAGE_BYTES = 512 * 1024;
+/** Events a replay's first page reads, before it knows how large they are. */
+const FIRST_PAGE = 100;
+/** Most events in one page, however small they are. */
+const MAX_PAGE = 1000;
+
+/** Events per page for events of `bytesPerEvent` (learnt from the pages read so far). */
+function pageSize(bytesPerEvent: number): number {
+  if (bytesPerEvent <= 0) return FIRST_PAGE;
+  return Math.max(1, Math.min(MAX_PAGE, Math.floor(REPLAY_PAGE_BYTES / bytesPerEvent)));
+}
+/** Largest `events` frame a paced replay writes, bytes (a frame may hold one larger event). */
+const REPLAY_FRAME_BYTES = 64 * 1024;
+/** How often a paced replay looks whether its viewer's connection has drained, ms. */
+const DRAIN_CHECK_MS = 50;
+/** Reads retried when a resync of the feed overtakes them. */
+const MAX_READ_ATTEMPTS = 3;
+
+/** Folds a page's event sizes into the replay's running average. */
+function learnSizes(replay: Replay, events: readonly EventEnvelope[]): void {
+  if (events.length === 0) return;
+  let bytes = 0;
+  for (const event of events) bytes += eventBytes(event);
+  const average = bytes / events.length;
+  replay.bytesPerEvent =
+    replay.bytesPerEvent === 0 ? average : (replay.bytesPerEvent + average) / 2;
+}
+
+/** A viewer's connection stayed backed up past the stall timeout while a replay waited. */
+class StalledViewer extends Error {}
+
+function cancelled(): GatewayError {
+  return new GatewayError('UNAVAILABLE', 'subscription was replaced or cancelled while starting');
+}
+
+/**
+ * Socket subscriptions on this replica: one StreamFeed per project (and per
+ * run with log viewers), each with one live-channel subscription, and per
+ * socket the streams it follows. Implements the resume rule of the protocol:
+ * listen live first, read history, then merge by id, so there is no gap and no
+ * duplicate between replay and live.
+ */
+export class SubscriptionService {
+  private readonly pacer: BatchPacer;
+  private readonly feeds = new Map<string, StreamFeed>();
+  private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
+  /** Replays' history reads in flight on this replica: bounds their bytes and Redis time. */
+  private readonly replayReads: Semaphore;
+  /** Bytes of replayed history held on this replica, across all viewers. */
+  private readonly replayBytes: ByteBudget;
+  /** Since when a connection has been backed up while a replay to it waits (any of its replays). */
+  private readonly stalledSince = new WeakMap<Viewer, number>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly config: AppConfig,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: JsonLogger,
+  ) {
+    this.replayReads = new Semaphore(config.replayConcurrentReads);
+    this.replayBytes = new ByteBudget(config.replayMaxBytes);
+    metrics.addCollector(() =>
+      metrics.internalObjects.set({ kind: 'replay_bytes' }, this.replayBytes.inUse),
+    );
+    metrics.addCollector(() => {
+      const counts = this.counts();
+      const set = (kind: string, value: number) => metrics.internalObjects.set({ kind }, value);
+      set('feeds', counts.feeds);
+      set('socket_states', counts.sockets);
+      set('feed_timers', counts.timers);
+      set('bus_channels', this.store.listeningProjects().length);
+      metrics.slowViewers.set(counts.slow);
+    });
+    this.pacer = new BatchPacer(config.batchWindowMs);
+    this.pacer.start();
+    metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
+    store.onLiveStateChange((state) => {
+      if (state === 'interrupted') {
+        for (const feed of this.feeds.values()) feed.hold();
+        return;
+      }
+      this.metrics.liveRestores.inc();
+      this.logger.event('info', 'live channels restored; filling gaps from history', {
+        feeds: this.feeds.size,
+      });
+      for (const feed of this.feeds.values()) feed.recover();
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.pacer.stop();
+  }
+
+  /** `subscribe`: the ack first, then the catch-up `events`, then live ones. */
+  subscribe(
+    socket: Viewer,
+    dto: SubscribeDto,
+    ack: (reply: { ok: true } & SubscribeOk) => void,
+  ): Promise<void> {
+    const stream = { projectId: dto.projectId };
+    const filter = TypeFilter.of(dto.types);
+    return this.start(
+      socket,
+      stream,
+      filter,
+      async (alive) => {
+        const replay = dto.since ? await this.readReplay(stream, dto.since, filter, alive) : null;
+        if (replay) {
+          return { replay, history: replay.held, position: dto.since!, threshold: replay.lastId };
+        }
+        const { position, snapshot } = await this.store.snapshot(dto.projectId);
+        const read: CatchUpRead = { history: [], position, threshold: position, snapshot };
+        if (dto.since) read.resync = true;
+        return read;
+      },
+      (reply, read) => {
+        ack({
+          ...reply,
+          projectId: dto.projectId,
+          ...(read.snapshot ? { snapshot: read.snapshot } : {}),
+        });
+      },
+    );
+  }
+
+  /**
+   * `logs:subscribe`: one run's log lines. Without `since`, the run's retained
+   * lines are replayed first (position `0-0`; when older lines were trimmed,
+   * the replay starts at the oldest one kept).
+   */
+  subscribeLogs(
+    socket: Viewer,
+    dto: LogsSubscribeDto,
+    ack: (reply: { ok: true } & LogsSubscribeOk) => void,
+  ): Promise<void> {
+    const stream = { projectId: dto.projectId, runId: dto.runId };
+    return this.start(
+      socket,
+      stream,
+      TypeFilter.of(undefined),
+      async (alive) => {
+        const all = TypeFilter.of(undefined);
+        const from = dto.since ?? '0-0';
+        const replay = await this.readReplay(stream, from, all, alive);
+        if (replay)
+          return { replay, history: replay.held, position: from, threshold: replay.lastId };
+        // Older lines were trimmed: what is kept is replayed, from the oldest line kept.
+        const probe = await this.store.readAfter(stream, from, 1);
+        const keptAfter = probe.held ? null : (probe.heldAfter ?? null);
+        const kept = keptAfter ? await this.readReplay(stream, keptAfter, all, alive) : null;
+        const read: CatchUpRead = kept
+          ? { replay: kept, history: kept.held, position: '0-0', threshold: kept.lastId }
+          : { history: [], position: '0-0', threshold: await this.lastId(stream) };
+        if (dto.since) read.resync = true;
+        return read;
+      },
+      ack,
+    );
+  }
+
+  unsubscribe(socket: Viewer, stream: StreamRef): void {
+    this.remove(socket, streamKey(stream));
+  }
+
+  /**
+   * Drops the socket's subscriptions (project and run logs) of every project
+   * `keep` refuses; returns the projects dropped.
+   */
+  dropProjects(socket: Viewer, keep: (projectId: string) => boolean): string[] {
+    const subs = this.bySocket.get(socket.id);
+    if (!subs) return [];
+    const dropped = new Set<string>();
+    for (const [key, sub] of [...subs]) {
+      const { projectId } = sub.feed.stream;
+      if (keep(projectId)) continue;
+      this.remove(socket, key);
+      dropped.add(projectId);
+    }
+    return [...dropped];
+  }
+
+  /** Drops every subscription of a connection (when it closes). */
+  dropConnection(socket: Viewer): void {
+    const subs = this.bySocket.get(socket.id);
+    if (!subs) return;
+    for (const key of [...subs.keys()]) this.remove(socket, key);
+    this.bySocket.delete(socket.id);
+  }
+
+  /** Internal counts for leak checks and metrics. */
+  counts(): {
+    feeds: number;
+    sockets: number;
+    subscriptions: number;
+    timers: number;
+    slow: number;
+  } {
+    let subscriptions = 0;
+    for (const subs of this.bySocket.values()) subscriptions += subs.size;
+    let timers = 0;
+    let slow = 0;
+    for (const feed of this.feeds.values()) {
+      timers += feed.timers;
+      slow += feed.slowMembers;
+    }
+    return { feeds: this.feeds.size, sockets: this.bySocket.size, subscriptions, timers, slow };
+  }
+
+  /**
+   * The shared subscribe sequence: register with the feed (buffering live
+   * events), wait until the feed is live, read (again, if a resync overtook
+   * the read), then acknowledge, send the catch-up and go live.
+   */
+  private async start(
+    socket: Viewer,
+    stream: StreamRef,
+    filter: TypeFilter,
+    read: (alive: () => boolean) => Promise<CatchUpRead>,
+    acknowledge: (reply: CatchUpReply, read: CatchUpRead) => void,
+  ): Promise<void> {
+    const key = streamKey(stream);
+    const subs = this.subsOf(socket.id);
+    if (!subs.has(key) && subs.size >= this.config.limits.maxSubscriptionsPerSocket) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        `at most ${this.config.limits.maxSubscriptionsPerSocket} subscriptions per connection`,
+      );
+    }
+    // Subscribing again replaces the earlier subscription.
+    this.remove(socket, key);
+    const feed = this.feedFor(stream);
+    const member = feed.addMember(socket, filter);
+    const sub: ViewerSubscription = { key, feed, member };
+    subs.set(key, sub);
+    this.metrics.subscriptions.inc();
+    // A later subscribe to the same stream, an unsubscribe or a close cancels this one.
+    const alive = () => member.state === 'reading' && subs.get(key) === sub && socket.isOpen();
+    if (this.stalledTooLong(socket)) {
+      // Resubscribing must not keep a backed-up connection alive past the stall timeout.
+      this.lag(feed, member, ZERO_ID, 'slow');
+      throw new GatewayError('UNAVAILABLE', 'connection is backed up; reconnect and resume');
+    }
+
+    let result: CatchUpRead;
+    let generation: number;
+    try {
+      await feed.ready;
+      for (let attempt = 1; ; attempt++) {
+        generation = feed.generation;
+        result = await read(alive);
+        if (feed.generation === generation) break;
+        if (result.replay) this.releaseHeld(result.replay);
+        if (attempt >= MAX_READ_ATTEMPTS) {
+          throw new GatewayError('UNAVAILABLE', 'history is being rebuilt, retry');
+        }
+      }
+    } catch (err) {
+      this.remove(socket, key, sub);
+      throw err;
+    }
+    if (!alive()) {
+      if (result.replay) this.releaseHeld(result.replay);
+      this.remove(socket, key, sub);
+      throw cancelled();
+    }
+    const replay = result.replay;
+    if (
+      replay &&
+      (replay.restAfter !== null ||
+        socket.bufferedBytes() + replay.heldBytes > this.config.viewer.hardLimitBytes)
+    ) {
+      // Too much to write at once: the ack, then the replay in pages paced by
+      // the connection, then live.
+      const reply: CatchUpReply = { ok: true, position: result.position, replayed: replay.count };
+      acknowledge(reply, result);
+      this.streamReplay(socket, sub, stream, replay, result, generation!, alive).catch(
+        (err: unknown) => this.endReplay(sub, err),
+      );
+      return;
+    }
+    // From here to `activate` everything runs synchronously: no live event slips in between.
+    const events = feed.arm(member, result.history, result.position, result.threshold);
+    // Sent (below, synchronously) or copied into `events`: the budget can have them back.
+    if (replay) this.releaseHeld(replay);
+    this.logger.event('debug', 'subscribed', {
+      socket: socket.id,
+      stream: key,
+      replayed: events.length,
+      resync: result.resync ?? false,
+    });
+    const reply: CatchUpReply = { ok: true, position: result.position, replayed: events.length };
+    if (result.resync) reply.resync = true;
+    acknowledge(reply, result);
+    if (events.length > 0) member.viewer.send(events);
+    feed.activate(member);
+  }
+
+  /**
+   * Reads a replay after `since`: holds the events `filter` accepts up to the
+   * viewer's hard limit in bytes, and counts (without holding) the rest, so
+   * the ack can say how many follow. Pages are read under the replica's
+   * replay read bound; a cancelled subscribe stops reading. Null when
+   * something after `since` is no longer held.
+   */
+  private async readReplay(
+    stream: StreamRef,
+    since: string,
+    filter: TypeFilter,
+    alive: () => boolean,
+  ): Promise<Replay | null> {
+    const replay: Replay = {
+      held: [],
+      heldBytes: 0,
+      count: 0,
+      restAfter: null,
+      lastId: since,
+      bytesPerEvent: 0,
+    };
+    try {
+      const read = await this.readReplayInto(replay, stream, since, filter, alive);
+      if (!read) this.releaseHeld(replay);
+      return read;
+    } catch (err) {
+      this.releaseHeld(replay);
+      throw err;
+    }
+  }
+
+  /** Gives a replay's held bytes back to the replica's budget (once they are sent, or not needed). */
+  private releaseHeld(replay: Replay): void {
+    this.replayBytes.release(replay.heldBytes);
+    replay.heldBytes = 0;
+    replay.held = [];
+  }
+
+  private async readReplayInto(
+    replay: Replay,
+    stream: StreamRef,
+    since: string,
+    filter: TypeFilter,
+    alive: () => boolean,
+  ): Promise<Replay | null> {
+    const limit = this.config.viewer.hardLimitBytes;
+    let cursor = since;
+    for (;;) {
+      if (!alive()) throw cancelled();
+      const size = pageSize(replay.bytesPerEvent);
+      const page = await this.replayReads.run(() => this.store.readAfter(stream, cursor, size));
+      if (!page.held) return null;
+      replay.lastId = page.lastId;
+      learnSizes(replay, page.events);
+      for (const event of page.events) {
+        if (!filter.matches(event.type)) continue;
+        const bytes = eventBytes(event);
+        // Held while it fits the viewer's hard limit and the replica's budget.
+        if (replay.heldBytes + bytes > limit || !this.replayBytes.take(bytes)) {
+          replay.restAfter = replay.held.at(-1)?.id ?? since;
+          break;
+        }
+        replay.count++;
+        replay.held.push(event);
+        replay.heldBytes += bytes;
+      }
+      if (replay.restAfter !== null) break;
+      if (!page.hasMore || page.events.length === 0) return replay;
+      cursor = page.events[page.events.length - 1].id;
+    }
+    // The rest is only counted (ids and types, not bodies), up to where the read ends.
+    cursor = replay.restAfter;
+    for (;;) {
+      if (!alive()) throw cancelled();
+      const after = cursor;
+      // Redis still goes through whole entries to find their types: pages sized by bytes.
+      const size = pageSize(replay.bytesPerEvent);
+      const page = await this.replayReads.run(() => this.store.readTypesAfter(stream, after, size));
+      if (!page.held) return null;
+      replay.lastId = page.lastId;
+      for (const { type } of page.entries) if (filter.matches(type)) replay.count++;
+      if (!page.hasMore || page.entries.length === 0) return replay;
+      cursor = page.entries[page.entries.length - 1].id;
+    }
+  }
+
+  /**
+   * Sends a replay too large to write at once: frames of at most
+   * REPLAY_FRAME_BYTES, each written only once the connection has drained
+   * below the soft limit, and the part not held read page by page as it
+   * goes; then the live events buffered meanwhile, and live. Live events
+   * gather in the feed meanwhile, under the hard limit.
+   */
+  private async streamReplay(
+    socket: Viewer,
+    sub: ViewerSubscription,
+    stream: StreamRef,
+    replay: Replay,
+    read: CatchUpRead,
+    generation: number,
+    alive: () => boolean,
+  ): Promise<void> {
+    const { feed, member } = sub;
+    /** Writes `events` in frames of about REPLAY_FRAME_BYTES, each once the connection has drained. */
+    const write = async (events: EventEnvelope[]) => {
+      for (let start = 0; start < events.length;) {
+        let end = start;
+        for (let bytes = 0; end < events.length && bytes < REPLAY_FRAME_BYTES; end++) {
+          bytes += eventBytes(events[end]);
+        }
+        if (!(await this.drained(socket, alive))) return false;
+        socket.send(events.slice(start, end));
+        member.deliveredUpTo = events[end - 1].id;
+        start = end;
+      }
+      return true;
+    };
+    const filter = member.filter;
+    member.deliveredUpTo = read.position;
+    try {
+      if (!(await write(replay.held))) return;
+    } finally {
+      this.releaseHeld(replay);
+    }
+    let cursor = replay.restAfter;
+    while (cursor !== null && compareStreamIds(cursor, read.threshold) < 0) {
+      if (!(await this.drained(socket, alive))) return;
+      const after = cursor;
+      const size = pageSize(replay.bytesPerEvent);
+      const page = await this.replayReads.run(() => this.store.readAfter(stream, after, size));
+      if (!alive()) return;
+      learnSizes(replay, page.held ? page.events : []);
+      if (!page.held || feed.generation !== generation) {
+        // Trimmed or lost under the replay: the viewer resumes from what it got.
+        this.lag(feed, member, member.deliveredUpTo, 'lost');
+        return;
+      }
+      const events: EventEnvelope[] = [];
+      for (const event of page.events) {
+        if (compareStreamIds(event.id, read.threshold) > 0) break;
+        cursor = event.id;
+        if (filter.matches(event.type)) events.push(event);
+      }
+      if (!(await write(events))) return;
+      if (!page.hasMore || page.events.length === 0 || cursor === after) break;
+    }
+    if (!alive()) return;
+    if (feed.generation !== generation) {
+      this.lag(feed, member, member.deliveredUpTo, 'lost');
+      return;
+    }
+    const live = feed.arm(member, [], read.threshold, read.threshold);
+    if (live.length > 0) socket.send(live);
+    feed.activate(member);
+  }
+
+  /**
+   * Resolves true once the connection has drained below the soft limit, false
+   * when the subscription was cancelled meanwhile; throws `StalledViewer`
+   * when the connection stayed backed up past the stall timeout (counted
+   * across the connection's replays, so resubscribing does not reset it).
+   */
+  private async drained(socket: Viewer, alive: () => boolean): Promise<boolean> {
+    const { softLimitBytes } = this.config.viewer;
+    if (socket.bufferedBytes() <= softLimitBytes) {
+      this.stalledSince.delete(socket);
+      return alive();
+    }
+    const since = this.stalledSince.get(socket) ?? Date.now();
+    this.stalledSince.set(socket, since);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS));
+      if (!alive()) return false;
+      if (socket.bufferedBytes() <= softLimitBytes) {
+        this.stalledSince.delete(socket);
+        return true;
+      }
+      if (this.stalledTooLong(socket)) throw new StalledViewer();
+    }
+  }
+
+  /** Backed up now, and since longer than the stall timeout (across the connection's replays). */
+  private stalledTooLong(socket: Viewer): boolean {
+    const since = this.stalledSince.get(socket);
+    return (
+      since !== undefined &&
+      Date.now() - since > this.config.viewer.replayStallTimeoutMs &&
+      socket.bufferedBytes() > this.config.viewer.softLimitBytes
+    );
+  }
+
+  /** A paced replay that failed: a stalled viewer is lagged and disconnected; anything else is lost. */
+  private endReplay(sub: ViewerSubscription, err: unknown): void {
+    const { member } = sub;
+    if (member.state !== 'reading') return;
+    if (!(err instanceof StalledViewer)) {
+      this.logger.event('warn', 'replay failed', { stream: sub.key, error: err });
+    }
+    this.lag(
+      sub.feed,
+      member,
+      member.deliveredUpTo,
+      err instanceof StalledViewer ? 'slow' : 'lost',
+    );
+  }
+
+  private lastId(stream: StreamRef): Promise<string> {
+    return this.store.readLatest(stream, 1).then((latest) => latest.lastId);
+  }
+
+  /** Every held event after `since`, and the stream's last id when read; null when not held. */
+  private async readAllAfter(
+    stream: StreamRef,
+    since: string,
+  ): Promise<{ events: EventEnvelope[]; lastId: string } | null> {
+    const events: EventEnvelope[] = [];
+    let cursor = since;
+    for (;;) {
+      const page = await this.store.readAfter(stream, cursor, HISTORY_PAGE);
+      if (!page.held) return null;
+      events.push(...page.events);
+      if (!page.hasMore || page.events.length === 0) return { events, lastId: page.lastId };
+      cursor = page.events[page.events.length - 1].id;
+    }
+  }
+
+  private remove(socket: Viewer, key: string, only?: ViewerSubscription): void {
+    const subs = this.bySocket.get(socket.id);
+    const sub = subs?.get(key);
+    if (!subs || !sub || (only && sub !== only)) return;
+    subs.delete(key);
+    this.metrics.subscriptions.dec();
+    sub.feed.removeMember(sub.member);
+    if (sub.feed.size === 0) this.release(sub.feed);
+  }
+
+  /** A feed dropped a viewer: its subscription ends here; a slow one is also disconnected. */
+  private lag(
+    feed: StreamFeed,
+    member: FeedMember,
+    lastDeliveredId: string,
+    reason: 'slow' | 'lost',
+  ): void {
+    const socket = member.viewer;
+    const key = streamKey(feed.stream);
+    socket.lagged(feed.stream, lastDeliveredId);
+    this.remove(socket, key);
+    if (reason === 'slow') {
+      this.metrics.laggedViewers.inc();
+      this.logger.event('warn', 'slow viewer past the hard limit: lagged and disconnected', {
+        connection: socket.id,
+        stream: key,
+        lastDeliveredId,
+      });
+      socket.abort();
+    }
+  }
+
+  private feedFor(stream: StreamRef): StreamFeed {
+    const key = streamKey(stream);
+    let feed = this.feeds.get(key);
+    if (feed) return feed;
+    const { projectId, runId } = stream;
+    const source: FeedSource = {
+      listen: (f) =>
+        runId === undefined
+          ? this.store.subscribe(projectId, '*', (batch) => f.receive(withoutLogLines(batch)))
+          : this.store.subscribe(projectId, LOG_EVENT_TYPE, (batch) =>
+              f.receive(linesOfRun(batch, runId)),
+            ),
+      lastId: () => this.lastId(stream),
+      readAllAfter: (since) => this.readAllAfter(stream, since).then((r) => r?.events ?? null),
+      ...(runId === undefined ? { snapshot: () => this.store.snapshot(projectId) } : {}),
+    };
+    const created: StreamFeed = new StreamFeed(
+      stream,
+      source,
+      {
+        batchWindowMs: () => this.pacer.windowMs,
+        softLimitBytes: this.config.viewer.softLimitBytes,
+        hardLimitBytes: this.config.viewer.hardLimitBytes,
+        onLagged: (member, lastDeliveredId, reason) =>
+          this.lag(created, member, lastDeliveredId, reason),
+      },
+      this.observer(key),
+    );
+    feed = created;
+    // A feed whose live subscription failed must not be reused.
+    feed.ready.catch(() => {
+      if (this.feeds.get(key) === created) this.release(created);
+    });
+    this.feeds.set(key, feed);
+    this.metrics.listenedProjects.set(this.feeds.size);
+    return feed;
+  }
+
+  private observer(key: string): FeedObserver {
+    const { metrics, logger } = this;
+    return {
+      // Counted per type per batch, not per event: metrics stay off the per-event path.
+      delivered: (events, members) => countByType(metrics.eventsDelivered, events, members),
+      // A batch's events were published within its window: its oldest stands for it.
+      emitted: (events) => {
+        metrics.publishToEmit.observe((Date.now() - Date.parse(events[0].occurredAt)) / 1000);
+      },
+      backfilled: (count) => {
+        metrics.backfilledEvents.inc(count);
+        if (count > 0) logger.event('info', 'gap filled from history', { stream: key, count });
+      },
+      resynced: (viewers) => {
+        metrics.resyncs.inc(viewers);
+        logger.event('warn', 'history behind live viewers was lost: resynced', {
+          stream: key,
+          viewers,
+        });
+      },
+      // Logged once per episode (entering and leaving), never per event.
+      slow: (viewer, slow, detail) => {
+        logger.event(
+          slow ? 'warn' : 'info',
+          slow ? 'slow viewer: queueing and merging its events' : 'slow viewer caught up',
+          { socket: viewer.id, stream: key, ...detail },
+        );
+      },
+      merged: (count) => metrics.mergedEvents.inc(count),
+      dropped: (_viewer, count) => metrics.droppedEvents.inc(count),
+      recoveryFailed: (error) =>
+        logger.event('warn', 'gap fill failed; retrying', { stream: key, error }),
+    };
+  }
+
+  private release(feed: StreamFeed): void {
+    const key = streamKey(feed.stream);
+    if (this.feeds.get(key) === feed) this.feeds.delete(key);
+    feed.close();
+    this.metrics.listenedProjects.set(this.feeds.size);
+    feed.ready
+      .then(() =>
+        feed.liveSubscription ? this.store.unsubscribe(feed.liveSubscription) : undefined,
+      )
+      .catch(() => undefined);
+  }
+
+  private subsOf(socketId: string): Map<string, ViewerSubscription> {
+    let subs = this.bySocket.get(socketId);
+    if (!subs) {
+      subs = new Map();
+      this.bySocket.set(socketId, subs);
+    }
+    return subs;
+  }
+}
+
+/** A project feed's part of a live batch: everything but log lines (they go to run feeds). */
+function withoutLogLines(batch: EventBatch): EventBatch {
+  if (!batch.events.some((event) => event.type === LOG_EVENT_TYPE)) return batch;
+  return { events: batch.events.filter((event) => event.type !== LOG_EVENT_TYPE) };
+}
+
+/** A run feed's part of a batch of log lines: those of its run. */
+function linesOfRun(batch: EventBatch, runId: string): EventBatch {
+  const ofRun = (event: EventEnvelope) => (event.data as { runId?: string }).runId === runId;
+  if (batch.events.every(ofRun)) return batch;
+  return { events: batch.events.filter(ofRun) };
+}

@@ -1,0 +1,94 @@
+import type { EventEnvelope } from '../core/envelope.js';
+import type { ErrorBody } from '../core/errors.js';
+
+/**
+ * The Socket.IO protocol as types (docs/protocol.md), one definition for the
+ * server and the client library: what each side emits, with its payload and
+ * acknowledgement. The server receives every client payload as `unknown` and
+ * validates it (see `Inbound`); these are the shapes it accepts.
+ */
+
+export type Snapshot = Record<string, EventEnvelope>;
+
+export type Failure = { ok: false; error: ErrorBody };
+export type Ack<T> = (reply: ({ ok: true } & T) | Failure) => void;
+
+export interface SubscribeRequest {
+  projectId: string;
+  /** Resume after this id (the last one received); absent: snapshot first. */
+  since?: string;
+  /** Event type patterns (`agent.*`); all types when absent. */
+  types?: string[];
+}
+
+export interface UnsubscribeRequest {
+  projectId: string;
+}
+
+export interface LogsSubscribeRequest {
+  projectId: string;
+  runId: string;
+  /** An id of the run's own log stream. */
+  since?: string;
+}
+
+export interface LogsUnsubscribeRequest {
+  projectId: string;
+  runId: string;
+}
+
+export interface RefreshRequest {
+  token: string;
+}
+
+export interface SubscribeOk {
+  projectId: string;
+  position: string;
+  replayed: number;
+  snapshot?: Snapshot;
+  resync?: true;
+}
+
+export interface LogsSubscribeOk {
+  /** Id in the run's own log stream; lines after it follow. */
+  position: string;
+  replayed: number;
+  resync?: true;
+}
+
+export interface ClientToServerEvents {
+  subscribe: (payload: SubscribeRequest, ack: Ack<SubscribeOk>) => void;
+  unsubscribe: (payload: UnsubscribeRequest, ack: Ack<Record<string, never>>) => void;
+  'logs:subscribe': (payload: LogsSubscribeRequest, ack: Ack<LogsSubscribeOk>) => void;
+  'logs:unsubscribe': (payload: LogsUnsubscribeRequest, ack: Ack<Record<string, never>>) => void;
+  'auth:refresh': (payload: RefreshRequest, ack: Ack<{ expiresAt: string }>) => void;
+}
+
+export interface ResyncPayload {
+  projectId: string;
+  position: string;
+  snapshot: Snapshot;
+}
+
+export interface LaggedPayload {
+  projectId: string;
+  /** Set when the dropped subscription was a run's log stream (then the id is the run's). */
+  runId?: string;
+  lastDeliveredId: string;
+}
+
+export interface ServerToClientEvents {
+  events: (events: EventEnvelope[]) => void;
+  'subscription:resync': (payload: ResyncPayload) => void;
+  'subscription:lagged': (payload: LaggedPayload) => void;
+  'server:draining': (payload: { reconnectInMs: number }) => void;
+  'auth:expiring': (payload: { expiresAt: string }) => void;
+  'access:revoked': (payload: { projectId: string }) => void;
+}
+
+/** The client's events as the server receives them: payloads not yet validated. */
+export type Inbound<Events> = {
+  [K in keyof Events]: Events[K] extends (payload: never, ack: infer A) => void
+    ? (payload: unknown, ack: A) => void
+    : never;
+};
