@@ -8,12 +8,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { AppModule } from './app/app.module.js';
 import { HttpErrorFilter, sendHttpError } from './transports/http/http-exception.filter.js';
 import { MAX_BODY_BYTES } from './transports/http/json-body.js';
+import { FrontDoor } from './transports/http/front-door.js';
 import { PublishEndpoint } from './transports/http/publish-endpoint.js';
 import { signDevToken } from './delivery/auth/dev-token.js';
 import { JsonLogger } from './core/support/json-logger.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { DEMO_PROJECTS } from './app/demo/simulator.js';
-import { DrainService } from './transports/socketio/drain.service.js';
+import { Sessions } from './delivery/sessions/sessions.js';
 import { GatewayIoAdapter } from './transports/socketio/socket-io.adapter.js';
 import { RateLimits } from './delivery/sessions/rate-limits.js';
 import { Lifecycle } from './delivery/sessions/lifecycle.js';
@@ -45,8 +46,14 @@ async function bootstrap(): Promise<void> {
   http.keepAliveTimeout = config.keepAliveMs;
   // Headers of a request on a kept-alive connection may take as long to come.
   http.headersTimeout = config.keepAliveMs + 1000;
-  // The hot publish route is served ahead of Express (see PublishEndpoint).
-  app.get(PublishEndpoint).mount(http);
+  // The dashboard is bundled: scripts only from here; its socket connects back here.
+  const securityHeaders = helmet({
+    contentSecurityPolicy: { directives: { 'connect-src': ["'self'", 'ws:', 'wss:'] } },
+  });
+  // Routes answered ahead of Express and Engine.IO: the hot publish route (see
+  // PublishEndpoint) and, added by the Socket.IO adapter, the connection gate.
+  const frontDoor = new FrontDoor(securityHeaders);
+  frontDoor.add(app.get(PublishEndpoint).route);
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.disable('x-powered-by');
   app.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
@@ -57,12 +64,7 @@ async function bootstrap(): Promise<void> {
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.enableCors({ origin: config.corsOrigins, credentials: false });
-  // The dashboard is bundled: scripts only from here; its socket connects back here.
-  app.use(
-    helmet({
-      contentSecurityPolicy: { directives: { 'connect-src': ["'self'", 'ws:', 'wss:'] } },
-    }),
-  );
+  app.use(securityHeaders);
   // The built dashboard (vite, `npm run build`) at `/`.
   app.useStaticAssets(DASHBOARD_DIR, {
     index: 'index.html',
@@ -81,9 +83,13 @@ async function bootstrap(): Promise<void> {
     logger,
     app.get(Lifecycle),
     app.get(RateLimits),
+    frontDoor,
   );
   await ioAdapter.connect();
   app.useWebSocketAdapter(ioAdapter);
+  // Express and Engine.IO attach their listeners during init; the front door then takes them over, once.
+  await app.init();
+  frontDoor.install(http);
 
   // Ctrl+C in development: stop at once, no drain.
   process.once('SIGINT', () => {
@@ -99,7 +105,7 @@ async function bootstrap(): Promise<void> {
       process.exit(0);
     }, config.drainWindowMs + 1000).unref();
     app
-      .get(DrainService)
+      .get(Sessions)
       .drain()
       .then(() => app.close())
       .then(

@@ -4,10 +4,9 @@ import { EVENT_STORE, type EventStore } from '../core/event-store.port.js';
 import { LOGGER, type JsonLogger } from '../core/support/json-logger.js';
 import { GatewayMetrics } from '../core/support/metrics.js';
 import { SubscriptionService } from '../delivery/subscription.service.js';
-import { DrainService } from '../transports/socketio/drain.service.js';
 import { EventsGateway } from '../transports/socketio/events.gateway.js';
 
-/** Subscriptions (every transport's), and the Socket.IO gateway with its drain. */
+/** Subscriptions (every transport's), and the Socket.IO gateway. */
 @Module({
   providers: [
     {
@@ -20,9 +19,8 @@ import { EventsGateway } from '../transports/socketio/events.gateway.js';
         logger: JsonLogger,
       ) => new SubscriptionService(store, config, metrics, logger),
     },
-    DrainService,
     EventsGateway,
   ],
-  exports: [SubscriptionService, DrainService],
+  exports: [SubscriptionService],
 })
 export class GatewayModule {}

@@ -14,11 +14,17 @@ import {
   type RevocationStore,
 } from '../delivery/sessions/revocation-store.port.js';
 import { RevocationService } from '../delivery/sessions/revocation.service.js';
+import { Sessions } from '../delivery/sessions/sessions.js';
+import { GatewayMetrics } from '../core/support/metrics.js';
 import { HttpAuthGuard } from '../transports/http/http-auth.guard.js';
+
+/** `auth:expiring` goes out this long before a token's `exp`. */
+const EXPIRY_WARNING_MS = 60_000;
 
 /**
  * What every transport's sessions share: tokens in (`Authenticator`),
- * revocations, per-user connection slots, and the process lifecycle (drain).
+ * revocations, per-user connection slots, and the session rules (expiry,
+ * revocation, drain) applied to every live connection.
  */
 @Global()
 @Module({
@@ -46,6 +52,24 @@ import { HttpAuthGuard } from '../transports/http/http-auth.guard.js';
         new ConnectionLeases(limiter, config, logger),
     },
     { provide: Lifecycle, useValue: new Lifecycle() },
+    {
+      provide: Sessions,
+      inject: [RevocationService, Lifecycle, APP_CONFIG, GatewayMetrics, LOGGER],
+      useFactory: (
+        revocations: RevocationService,
+        lifecycle: Lifecycle,
+        config: AppConfig,
+        metrics: GatewayMetrics,
+        logger: JsonLogger,
+      ) =>
+        new Sessions(
+          revocations,
+          lifecycle,
+          { warnBeforeMs: EXPIRY_WARNING_MS, drainWindowMs: config.drainWindowMs },
+          metrics,
+          logger,
+        ),
+    },
     HttpAuthGuard,
   ],
   exports: [
@@ -54,6 +78,7 @@ import { HttpAuthGuard } from '../transports/http/http-auth.guard.js';
     Authenticator,
     ConnectionLeases,
     Lifecycle,
+    Sessions,
     HttpAuthGuard,
   ],
 })

@@ -163,6 +163,11 @@ export class StreamFeed {
     return this.members.size;
   }
 
+  /** Groups of members sharing a filter (each batch is filtered and encoded once per group). */
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
   /** Members over the soft limit right now. */
   get slowMembers(): number {
     return this.slowCount;

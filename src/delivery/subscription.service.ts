@@ -134,6 +134,8 @@ export class SubscriptionService {
     metrics.addCollector(() => {
       const counts = this.counts();
       const set = (kind: string, value: number) => metrics.internalObjects.set({ kind }, value);
+      // `rooms`: the groups of viewers sharing a stream and a filter, each written a batch at once.
+      set('rooms', counts.groups);
       set('feeds', counts.feeds);
       set('socket_states', counts.sockets);
       set('feed_timers', counts.timers);
@@ -263,16 +265,26 @@ export class SubscriptionService {
     subscriptions: number;
     timers: number;
     slow: number;
+    groups: number;
   } {
     let subscriptions = 0;
     for (const subs of this.bySocket.values()) subscriptions += subs.size;
     let timers = 0;
     let slow = 0;
+    let groups = 0;
     for (const feed of this.feeds.values()) {
       timers += feed.timers;
       slow += feed.slowMembers;
+      groups += feed.groupCount;
     }
-    return { feeds: this.feeds.size, sockets: this.bySocket.size, subscriptions, timers, slow };
+    return {
+      feeds: this.feeds.size,
+      sockets: this.bySocket.size,
+      subscriptions,
+      timers,
+      slow,
+      groups,
+    };
   }
 
   /**

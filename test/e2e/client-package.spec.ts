@@ -97,7 +97,7 @@ describe('the client library as an installed package', () => {
     expect([...packages].sort()).toEqual(['socket.io-client']);
     const outside = [...files]
       .map((f) => relative(join(installed, 'dist'), f))
-      .filter((f) => !/^(client|common|events)\//.test(f));
+      .filter((f) => !/^(client|protocol|core)\//.test(f));
     expect(outside).toEqual([]);
     // Nothing of the server's wiring or stores: no Nest module, no Redis or memory adapter.
     const server = [...files]

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requireProject } from '../../delivery/auth/access.js';
 import { Authenticator } from '../../delivery/auth/authenticator.js';
 import { bearerToken } from './http-auth.guard.js';
@@ -9,24 +9,24 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { EventPublisher } from '../../core/publisher.js';
 import { RateLimits } from '../../delivery/sessions/rate-limits.js';
 import { toGatewayError } from './http-exception.filter.js';
+import type { FrontRoute } from './front-door.js';
 import { readJsonBody } from './json-body.js';
 
 /** `/api/projects/:projectId/events`, optionally with a trailing slash or a query. */
 const ROUTE = /^\/api\/projects\/([^/?#]+)\/events\/?(?:[?#]|$)/i;
 
-type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
-
 /**
  * The HTTP publish API for other services (`POST
  * /api/projects/:projectId/events`, scope `events:publish`), served off Node's
- * HTTP server ahead of Express and Nest's router.
+ * HTTP server ahead of Express and Nest's router (a route of the `FrontDoor`).
  *
  * Why not a controller: it is the one route taken at thousands of requests a
  * second, and there the framework pipeline (router, body-parser, CORS and
  * helmet middleware, guard, filters) cost about twice what the publish itself
  * does (see docs/performance.md). Everything else about it is as before: the
- * same authenticator, project access, cluster-wide rate limit, bus, coded error
- * body, and CORS answer for allowed origins (preflights still go to Express).
+ * same authenticator, project access, cluster-wide rate limit, publisher,
+ * coded error body, security headers (the front door applies helmet's) and CORS
+ * answer for allowed origins (preflights still go to Express).
  */
 @Injectable()
 export class PublishEndpoint {
@@ -42,23 +42,15 @@ export class PublishEndpoint {
     this.allowedOrigins = new Set(config.corsOrigins);
   }
 
-  /**
-   * Puts this route in front of the server's request listeners (Express, and
-   * engine.io once it attaches, which wraps listeners the same way); every
-   * other request goes on to them untouched.
-   */
-  mount(server: Server): void {
-    const others = server.listeners('request') as RequestListener[];
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  /** This route as a route of the `FrontDoor`: POSTs to the events URL, nothing else. */
+  readonly route: FrontRoute = {
+    request: (req: IncomingMessage, res: ServerResponse) => {
       const match = req.method === 'POST' ? ROUTE.exec(req.url ?? '') : null;
-      if (match) {
-        void this.serve(req, res, match[1]);
-        return;
-      }
-      for (const listener of others) listener.call(server, req, res);
-    });
-  }
+      if (!match) return false;
+      void this.serve(req, res, match[1]);
+      return true;
+    },
+  };
 
   private async serve(req: IncomingMessage, res: ServerResponse, rawProjectId: string) {
     this.allowOrigin(req, res);

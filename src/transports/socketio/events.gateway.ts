@@ -7,10 +7,8 @@ import {
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import { Authenticator } from '../../delivery/auth/authenticator.js';
-import { canAccessProject, revoke, type Principal } from '../../delivery/auth/principal.js';
-import type { Revocation } from '../../delivery/sessions/revocation-store.port.js';
-import { RevocationService } from '../../delivery/sessions/revocation.service.js';
-import { DeadlineWheel } from '../../core/support/deadline-wheel.js';
+import { canAccessProject, type Principal } from '../../delivery/auth/principal.js';
+import { Sessions } from '../../delivery/sessions/sessions.js';
 import { GatewayError } from '../../core/errors.js';
 import { LOGGER, type JsonLogger } from '../../core/support/json-logger.js';
 import { TokenBucket } from '../../core/support/token-bucket.js';
@@ -18,7 +16,6 @@ import { validateDto } from '../../core/support/validate-dto.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { ConnectionLeases } from '../../delivery/sessions/connection-leases.service.js';
 import { GatewayMetrics } from '../../core/support/metrics.js';
-import { DrainService } from './drain.service.js';
 import {
   AuthRefreshDto,
   LogsSubscribeDto,
@@ -39,8 +36,6 @@ import type {
 } from './socket-events.js';
 import { SubscriptionService } from '../../delivery/subscription.service.js';
 
-/** `auth:expiring` goes out this long before a token's `exp`. */
-const EXPIRY_WARNING_MS = 60_000;
 /** Window over which RATE_LIMITED answers are counted towards a disconnect. */
 const ABUSE_WINDOW_MS = 10_000;
 
@@ -61,26 +56,18 @@ function route<T extends object, R>(
  * The Socket.IO face of the gateway. Messages are routed by hand rather than
  * with @SubscribeMessage so each one is rate limited, validated and answered
  * with a coded ack, and so `subscribe` can send its ack before the events.
- * Also keeps each session's token current (`auth:refresh`, expiry) and applies
- * revocations to the sockets on this replica.
+ * Each socket is a session (`SocketConnection`): expiry, revocation and drain
+ * are applied to it by `Sessions`, as to every other kind of connection.
  */
 @WebSocketGateway()
 export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
-  /** Sockets due an `auth:expiring` warning, and sockets due to close at `exp`: one timer each for all sockets. */
-  private readonly expiryWarnings = new DeadlineWheel<GatewaySocket>((socket) =>
-    this.warnExpiry(socket),
-  );
-  private readonly expiries = new DeadlineWheel<GatewaySocket>((socket) => this.expire(socket));
-  /** Sockets on this replica by user, for revocations. */
-  private readonly byUser = new Map<string, Set<GatewaySocket>>();
   /** Each socket by its Engine.IO connection, for the packet counter shared by all of them. */
   private readonly socketsByConn = new WeakMap<object, GatewaySocket>();
 
   constructor(
     @Inject(SubscriptionService) private readonly subscriptions: SubscriptionService,
-    @Inject(DrainService) private readonly drain: DrainService,
+    @Inject(Sessions) private readonly sessions: Sessions,
     @Inject(Authenticator) private readonly auth: Authenticator,
-    @Inject(RevocationService) private readonly revocations: RevocationService,
     @Inject(ConnectionLeases) private readonly leases: ConnectionLeases,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
@@ -89,36 +76,20 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   afterInit(server: GatewayServer): void {
     server.use(handshakeAuth(this.auth, this.leases));
-    this.drain.attach(server);
-    this.revocations.onRevoked((revocation) => this.applyRevocation(revocation));
-    this.revocations.onMissedAnnouncements(() => void this.recheckAll());
     this.metrics.addCollector(() => {
-      const { expiryWarnings, expiries } = this;
-      this.metrics.internalObjects.set(
-        { kind: 'socket_timers' },
-        expiryWarnings.size + expiries.size,
-      );
-      this.metrics.internalObjects.set({ kind: 'socket_timer_entries' }, expiries.size);
-      this.metrics.internalObjects.set({ kind: 'user_index' }, this.byUser.size);
       this.metrics.internalObjects.set({ kind: 'connection_leases' }, this.leases.size);
-      // Every socket has a room named after its id; count only the others (none are
-      // made today: live batches go to feed groups, not rooms).
-      const sockets = server.of('/').sockets;
-      let rooms = 0;
-      for (const room of server.of('/').adapter.rooms.keys()) if (!sockets.has(room)) rooms++;
-      this.metrics.internalObjects.set({ kind: 'rooms' }, rooms);
     });
   }
 
   handleConnection(socket: GatewaySocket): void {
     this.metrics.connectedSockets.inc();
-    socket.data.connection = new SocketConnection(socket);
+    const connection = new SocketConnection(socket, this.subscriptions);
+    socket.data.connection = connection;
     socket.data.messages = new TokenBucket(this.config.limits.messagesPerSecond);
-    this.index(socket);
     this.socketsByConn.set(socket.conn, socket);
     socket.conn.on('packet', this.countPacket);
     socket.onAny(this.listener);
-    this.scheduleExpiry(socket);
+    this.sessions.open(connection);
     // The handshake (headers, address, query) is built and checked by now, and
     // nothing reads the upgrade request again; engine.io would hold it, its
     // raw headers and streams for the life of the connection. Socket.IO's
@@ -260,9 +231,11 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   handleDisconnect(socket: GatewaySocket): void {
     this.metrics.connectedSockets.dec();
-    if (socket.data.connection) this.subscriptions.dropConnection(socket.data.connection);
-    this.cancelExpiry(socket);
-    this.unindex(socket);
+    const { connection } = socket.data;
+    if (connection) {
+      this.subscriptions.dropConnection(connection);
+      this.sessions.close(connection);
+    }
   }
 
   private requireAccess(socket: GatewaySocket, projectId: string): void {
@@ -286,85 +259,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.subscriptions.dropProjects(socket.data.connection, (projectId) =>
       canAccessProject(principal, projectId),
     );
-    this.cancelExpiry(socket);
-    this.scheduleExpiry(socket);
+    this.sessions.renewed(socket.data.connection);
     return principal;
-  }
-
-  /** A revocation announced by any replica: apply it to this replica's sockets of that user. */
-  private applyRevocation(revocation: Revocation): void {
-    for (const socket of this.byUser.get(revocation.userId) ?? []) {
-      if (!this.revocations.appliesTo(revocation, socket.data.principal)) continue;
-      if (revocation.projectId === null) {
-        this.logger.event('info', 'user revoked: closing socket', { socket: socket.id });
-        // A server-side disconnect: the client must not reconnect with this token.
-        socket.disconnect(true);
-        continue;
-      }
-      this.revokeProject(socket, revocation.projectId);
-    }
-  }
-
-  private revokeProject(socket: GatewaySocket, projectId: string): void {
-    revoke(socket.data.principal, projectId);
-    this.subscriptions.dropProjects(socket.data.connection, (p) => p !== projectId);
-    socket.emit('access:revoked', { projectId });
-  }
-
-  /** Announcements may have been missed: judge every live session against the store again. */
-  private async recheckAll(): Promise<void> {
-    for (const [, sockets] of this.byUser) {
-      for (const socket of [...sockets]) {
-        const found = await this.revocations.recheck(socket.data.principal);
-        if (found.kind === 'user') socket.disconnect(true);
-        else if (found.kind === 'projects') {
-          for (const projectId of found.projects) this.revokeProject(socket, projectId);
-        }
-      }
-    }
-  }
-
-  private index(socket: GatewaySocket): void {
-    const sub = socket.data.principal.sub;
-    let sockets = this.byUser.get(sub);
-    if (!sockets) {
-      sockets = new Set();
-      this.byUser.set(sub, sockets);
-    }
-    sockets.add(socket);
-  }
-
-  private unindex(socket: GatewaySocket): void {
-    const sub = socket.data.principal?.sub;
-    const sockets = sub === undefined ? undefined : this.byUser.get(sub);
-    if (!sockets) return;
-    sockets.delete(socket);
-    if (sockets.size === 0) this.byUser.delete(sub);
-  }
-
-  /** Warns ahead of `exp` and closes the socket at `exp` (no skew allowance for live sockets). */
-  private scheduleExpiry(socket: GatewaySocket): void {
-    const { expiresAt } = socket.data.principal;
-    socket.data.warnSlot = this.expiryWarnings.add(socket, expiresAt - EXPIRY_WARNING_MS);
-    socket.data.expirySlot = this.expiries.add(socket, expiresAt);
-  }
-
-  private cancelExpiry(socket: GatewaySocket): void {
-    const { warnSlot, expirySlot } = socket.data;
-    if (warnSlot !== undefined) this.expiryWarnings.cancel(socket, warnSlot);
-    if (expirySlot !== undefined) this.expiries.cancel(socket, expirySlot);
-    socket.data.warnSlot = socket.data.expirySlot = undefined;
-  }
-
-  private warnExpiry(socket: GatewaySocket): void {
-    socket.data.warnSlot = undefined;
-    socket.emit('auth:expiring', {
-      expiresAt: new Date(socket.data.principal.expiresAt).toISOString(),
-    });
-  }
-
-  private expire(socket: GatewaySocket): void {
-    socket.data.expirySlot = undefined;
-    socket.disconnect(true);
   }
 }

@@ -6,7 +6,7 @@ import type {
 } from '../../protocol/socket-events.js';
 import type { Principal } from '../../delivery/auth/principal.js';
 import type { TokenBucket } from '../../core/support/token-bucket.js';
-import type { Viewer } from '../../delivery/viewer.js';
+import type { SocketConnection } from './socket-connection.js';
 
 export type { ServerToClientEvents };
 export type { Ack, Failure, LogsSubscribeOk, SubscribeOk } from '../../protocol/socket-events.js';
@@ -18,15 +18,12 @@ export type InterServerEvents = Record<string, never>;
 
 export interface SocketData {
   principal: Principal;
-  /** The socket as subscriptions see it (set on connection). */
-  connection: Viewer;
+  /** The socket as subscriptions and session rules see it (set on connection). */
+  connection: SocketConnection;
   /** Its client messages' rate limit: every inbound packet takes a token. */
   messages: TokenBucket;
   /** When its recent RATE_LIMITED answers were sent (abuse check); absent until one is. */
   rejections?: number[];
-  /** Where its `auth:expiring` warning and its close at `exp` are scheduled (gateway's deadline wheels). */
-  warnSlot?: number;
-  expirySlot?: number;
 }
 
 export type GatewayServer = Server<

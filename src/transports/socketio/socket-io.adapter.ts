@@ -2,7 +2,7 @@ import { engineSessions } from '../../internals/engine-io.js';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 
 import type { Server, ServerOptions, Socket } from 'socket.io';
@@ -13,7 +13,8 @@ import type { JsonLogger } from '../../core/support/json-logger.js';
 import type { Lifecycle } from '../../delivery/sessions/lifecycle.js';
 import { clientAddressResolver } from '../http/client-address.js';
 import type { RateLimits } from '../../delivery/sessions/rate-limits.js';
-import { installConnectionGate, type GateRefusal } from '../http/connection-gate.js';
+import { connectionGate, type GateRefusal } from '../http/connection-gate.js';
+import type { FrontDoor } from '../http/front-door.js';
 import { DeflateWebSocketServer } from './event-frames.js';
 
 /** The adapter's node-redis pair: standalone or cluster (sharded pub/sub works on both). */
@@ -37,6 +38,8 @@ export class GatewayIoAdapter extends IoAdapter {
     private readonly log: JsonLogger,
     private readonly lifecycle: Lifecycle,
     private readonly rateLimits: RateLimits,
+    /** Where the connection gate goes: ahead of Engine.IO. */
+    private readonly frontDoor: FrontDoor,
   ) {
     super(app);
   }
@@ -115,25 +118,31 @@ export class GatewayIoAdapter extends IoAdapter {
     } as ServerOptions);
     if (this.adapterFactory) server.adapter(this.adapterFactory);
     const addressOf = clientAddressResolver(this.gatewayConfig.trustedProxies);
-    installConnectionGate(
-      this.httpServer as HttpServer,
-      '/socket.io/',
-      async (req) => {
-        if (this.lifecycle.draining) {
-          return refusal(503, 'UNAVAILABLE', 'this replica is draining; connect to another one', 1);
-        }
-        const limit = await this.rateLimits.handshake(addressOf(req));
-        if (!limit.ok) {
-          return refusal(
-            429,
-            'RATE_LIMITED',
-            'too many connection attempts',
-            limit.retryAfterSeconds,
-          );
-        }
-        return null;
-      },
-      (sid) => Object.hasOwn(engineSessions(server), sid),
+    this.frontDoor.add(
+      connectionGate(
+        '/socket.io/',
+        async (req) => {
+          if (this.lifecycle.draining) {
+            return refusal(
+              503,
+              'UNAVAILABLE',
+              'this replica is draining; connect to another one',
+              1,
+            );
+          }
+          const limit = await this.rateLimits.handshake(addressOf(req));
+          if (!limit.ok) {
+            return refusal(
+              429,
+              'RATE_LIMITED',
+              'too many connection attempts',
+              limit.retryAfterSeconds,
+            );
+          }
+          return null;
+        },
+        (sid) => Object.hasOwn(engineSessions(server), sid),
+      ),
     );
     return server;
   }

@@ -5,6 +5,7 @@ import type { EventEnvelope, Snapshot } from '../../core/envelope.js';
 import { LOG_EVENT_TYPE } from '../../core/registry.js';
 import type { StreamRef } from '../../core/event-store.port.js';
 import type { BatchEncoder, OutgoingBatch } from '../../delivery/outgoing-batch.js';
+import type { Session } from '../../delivery/sessions/sessions.js';
 import type { Viewer } from '../../delivery/viewer.js';
 
 /** Events as SSE frames: project events with `id:` (the browser's Last-Event-ID), log lines without. */
@@ -27,7 +28,7 @@ const SSE_FRAMES: BatchEncoder<string> = { encode: (batch) => sseFrames(batch.ev
  * stream id); log lines have none; everything else is a named event.
  * A live batch is encoded once for every stream of its group.
  */
-export class SseStream implements Viewer {
+export class SseStream implements Viewer, Session {
   readonly id = `sse:${randomUUID()}`;
   private closed = false;
   private opened = false;
@@ -106,6 +107,27 @@ export class SseStream implements Viewer {
   abort(): void {
     this.res.destroy();
     this.finish();
+  }
+
+  /** Its token expired: the last event says so (an EventSource reconnects, with a fresh ticket). */
+  expire(): void {
+    this.event('expired', { expiresAt: new Date(this.principal.expiresAt).toISOString() });
+    this.end();
+  }
+
+  /** A stream carries one project: another project's revocation does not touch it. */
+  revoked(projectId: string | null): void {
+    if (projectId !== null && projectId !== this.projectId) return;
+    this.event('revoked', { projectId: projectId ?? this.projectId });
+    this.end();
+  }
+
+  notifyDraining(reconnectInMs: number): void {
+    this.event('draining', { reconnectInMs });
+  }
+
+  close(): void {
+    this.end();
   }
 
   /** Gives up before the stream opened (the request is answered with an error instead). */
