@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '../core/envelope.js';
+import type { Snapshot } from '../protocol/socket-events.js';
 
-export type { EventEnvelope };
-export type Snapshot = Record<string, EventEnvelope>;
+export type { EventEnvelope, Snapshot };
 
 /** `connecting` (first connect), `live`, `reconnecting` (lost, retrying), `offline` (closed, or refused). */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';

@@ -9,6 +9,13 @@ import {
   type ValidatorConstraintInterface,
   ValidatorConstraint,
 } from 'class-validator';
+import type {
+  LogsSubscribeRequest,
+  LogsUnsubscribeRequest,
+  RefreshRequest,
+  SubscribeRequest,
+  UnsubscribeRequest,
+} from '../protocol/socket-events.js';
 import { ID_PATTERN, STREAM_ID_PATTERN } from '../core/ids.js';
 import { isValidPattern } from '../core/pattern.js';
 
@@ -22,7 +29,7 @@ class EventPatternRule implements ValidatorConstraintInterface {
   }
 }
 
-export class SubscribeDto {
+export class SubscribeDto implements SubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 
@@ -37,12 +44,12 @@ export class SubscribeDto {
   types?: string[];
 }
 
-export class UnsubscribeDto {
+export class UnsubscribeDto implements UnsubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 }
 
-export class LogsSubscribeDto {
+export class LogsSubscribeDto implements LogsSubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 
@@ -55,7 +62,7 @@ export class LogsSubscribeDto {
   since?: string;
 }
 
-export class LogsUnsubscribeDto {
+export class LogsUnsubscribeDto implements LogsUnsubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 
@@ -63,7 +70,7 @@ export class LogsUnsubscribeDto {
   runId: string;
 }
 
-export class AuthRefreshDto {
+export class AuthRefreshDto implements RefreshRequest {
   @IsString()
   @MaxLength(8192)
   token: string;

@@ -11,7 +11,9 @@ import type { ErrorBody } from '../core/errors.js';
 export type Snapshot = Record<string, EventEnvelope>;
 
 export type Failure = { ok: false; error: ErrorBody };
-export type Ack<T> = (reply: ({ ok: true } & T) | Failure) => void;
+/** What an acknowledgement carries: the success payload, or a coded failure. */
+export type Reply<T> = ({ ok: true } & T) | Failure;
+export type Ack<T> = (reply: Reply<T>) => void;
 
 export interface SubscribeRequest {
   projectId: string;

@@ -1,22 +1,24 @@
 import { io, type Socket } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  LogsSubscribeOk,
+  Reply,
+  ServerToClientEvents,
+  SubscribeOk,
+} from '../../protocol/socket-events.js';
 import type { LogFeed, ProjectFeed } from '../project-feed.js';
-import { GatewayClientError, type EventEnvelope, type Snapshot } from '../types.js';
+import { GatewayClientError, type EventEnvelope } from '../types.js';
 import type { Transport, TransportHost } from './transport.js';
 
-interface Ack {
-  ok: boolean;
-  error?: { code: string; message: string };
-  position?: string;
-  snapshot?: Snapshot;
-  resync?: boolean;
-}
+/** The gateway's socket, typed by the protocol the server implements (one definition for both). */
+type GatewaySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const ACK_TIMEOUT_MS = 10_000;
 
 /** Socket.IO over WebSocket only (no Engine.IO polling: our own fallbacks are SSE and history polling). */
 export class WebSocketTransport implements Transport {
   readonly name = 'websocket' as const;
-  private socket: Socket | null = null;
+  private socket: GatewaySocket | null = null;
   private stopped = false;
 
   constructor(
@@ -26,7 +28,7 @@ export class WebSocketTransport implements Transport {
 
   async start(): Promise<void> {
     const token = await this.host.token();
-    const socket = io(this.host.baseUrl, {
+    const socket: GatewaySocket = io(this.host.baseUrl, {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -65,13 +67,13 @@ export class WebSocketTransport implements Transport {
   private async subscribeLog(feed: LogFeed): Promise<void> {
     const socket = this.socket;
     if (!socket) throw new GatewayClientError('UNAVAILABLE', 'not connected');
+    // socket.io-client types a timed acknowledgement loosely; the protocol says what it is.
     const ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('logs:subscribe', {
       projectId: feed.projectId,
       runId: feed.runId,
       ...(feed.lastId !== null ? { since: feed.lastId } : {}),
-    })) as Ack;
-    if (!ack.ok)
-      throw new GatewayClientError(ack.error?.code ?? 'UNAVAILABLE', ack.error?.message ?? '');
+    })) as Reply<LogsSubscribeOk>;
+    if (!ack.ok) throw new GatewayClientError(ack.error.code, ack.error.message);
   }
 
   add(feed: ProjectFeed): void {
@@ -99,19 +101,19 @@ export class WebSocketTransport implements Transport {
       projectId: feed.projectId,
       ...(feed.lastId !== null ? { since: feed.lastId } : {}),
       ...(feed.options.types ? { types: feed.options.types } : {}),
-    })) as Ack;
+    })) as Reply<SubscribeOk>;
     if (!ack.ok) {
-      const error = ack.error ?? { code: 'UNAVAILABLE', message: 'subscribe failed' };
+      const { error } = ack;
       feed.error(error);
       if (error.code === 'FORBIDDEN' || error.code === 'INVALID_PAYLOAD') return;
       throw new GatewayClientError(error.code, error.message);
     }
-    if (ack.snapshot) feed.snapshot(ack.snapshot, ack.position!, feed.lastId !== null);
+    if (ack.snapshot) feed.snapshot(ack.snapshot, ack.position, feed.lastId !== null);
     else if (ack.position) feed.position(ack.position);
   }
 
-  private wire(socket: Socket): void {
-    socket.on('events', (events: EventEnvelope[]) => {
+  private wire(socket: GatewaySocket): void {
+    socket.on('events', (events) => {
       const byProject = new Map<string, EventEnvelope[]>();
       for (const event of events) {
         if (event.type === 'agent.run.log') {
@@ -125,26 +127,14 @@ export class WebSocketTransport implements Transport {
       }
       for (const [projectId, list] of byProject) this.host.project(projectId)?.accept(list);
     });
-    socket.on(
-      'subscription:resync',
-      ({
-        projectId,
-        position,
-        snapshot,
-      }: {
-        projectId: string;
-        position: string;
-        snapshot: Snapshot;
-      }) => this.host.project(projectId)?.snapshot(snapshot, position, true),
+    socket.on('subscription:resync', ({ projectId, position, snapshot }) =>
+      this.host.project(projectId)?.snapshot(snapshot, position, true),
     );
-    socket.on(
-      'subscription:lagged',
-      ({ projectId, runId }: { projectId: string; runId?: string }) => {
-        const feed = this.host.project(projectId);
-        if (feed && runId === undefined) void this.subscribe(feed).catch(() => undefined);
-      },
-    );
-    socket.on('access:revoked', ({ projectId }: { projectId: string }) =>
+    socket.on('subscription:lagged', ({ projectId, runId }) => {
+      const feed = this.host.project(projectId);
+      if (feed && runId === undefined) void this.subscribe(feed).catch(() => undefined);
+    });
+    socket.on('access:revoked', ({ projectId }) =>
       this.host.project(projectId)?.error({ code: 'FORBIDDEN', message: 'access revoked' }),
     );
     socket.on('auth:expiring', () => this.host.refreshToken());
@@ -153,7 +143,7 @@ export class WebSocketTransport implements Transport {
     // with no backoff. The close can arrive before a timer of 0 ms fires.
     let draining = false;
     let moveTimer: ReturnType<typeof setTimeout> | undefined;
-    socket.on('server:draining', ({ reconnectInMs }: { reconnectInMs: number }) => {
+    socket.on('server:draining', ({ reconnectInMs }) => {
       draining = true;
       moveTimer = setTimeout(() => {
         if (this.socket === socket && !this.stopped) this.host.lost(this, 'draining', true);
