@@ -3,7 +3,9 @@ import type { EventEnvelope, Snapshot } from '../core/envelope.js';
 import type { EventBatch, LiveSubscription, StreamRef } from '../core/event-store.port.js';
 import type { TypeFilter } from '../core/pattern.js';
 import { OutgoingBatch } from './outgoing-batch.js';
-import { eventBytes, SlowQueue } from './slow-queue.js';
+import { PendingBatch } from './pending-batch.js';
+import { eventBytes, type SlowQueue } from './slow-queue.js';
+import { SlowViewers } from './slow-viewers.js';
 import type { Viewer } from './viewer.js';
 
 /** Where a feed's events come from: the live channel, and history to fill gaps. */
@@ -82,8 +84,6 @@ interface FilterGroup {
   live: Set<FeedMember>;
 }
 
-/** How often slow viewers are checked for having caught up, ms. */
-const SLOW_CHECK_MS = 50;
 /** Live events held while a gap is read; past this, the gap is resolved by a resync. */
 const MAX_RECOVERY_BUFFER = 10_000;
 /** Pause before retrying a recovery that failed because Redis is still down, ms. */
@@ -108,31 +108,13 @@ export class StreamFeed {
   /** Members reading history or armed: they buffer every live event themselves. */
   private readonly catchingUp = new Set<FeedMember>();
   private readonly groups = new Map<string, FilterGroup>();
-  private pending: EventEnvelope[] = [];
-  /**
-   * The JSON texts of the live batches `pending` was made of, in order, and
-   * how many events they cover: when that is all of `pending`, the batch is
-   * written without serializing it again. Null once something without a
-   * text was added (a gap read from history).
-   */
-  private pendingTexts: string[] | null = [];
-  private pendingTextEvents = 0;
+  private readonly pending: PendingBatch;
   /** Last id of the last batch written to the groups: what every live member has been served. */
   private flushedUpTo = ZERO_ID;
   /** Highest id received (or known to be covered); null until live. */
   private cursor: string | null = null;
-  private batchTimer: NodeJS.Timeout | null = null;
-  /** A leading-edge flush is queued for the end of this turn. */
-  private flushQueued = false;
-  private readonly flushNow = () => {
-    this.flushQueued = false;
-    this.flush();
-  };
-  /** When the last batch was written (ms epoch): paces the next one. */
-  private lastFlushAt = 0;
-  private slowTimer: NodeJS.Timeout | null = null;
+  private readonly slow: SlowViewers;
   private retryTimer: NodeJS.Timeout | null = null;
-  private slowCount = 0;
   /** Live events are held (not delivered) from an interruption until its gap is filled. */
   private holding = false;
   private recovering = false;
@@ -147,6 +129,8 @@ export class StreamFeed {
     private readonly options: FeedOptions,
     private readonly observer: FeedObserver,
   ) {
+    this.pending = new PendingBatch(options.batchWindowMs, () => this.flush());
+    this.slow = new SlowViewers(options, observer, (member) => this.join(member));
     // Listen first, then read the position: every event after it reaches us live.
     this.ready = source
       .listen(this)
@@ -170,12 +154,12 @@ export class StreamFeed {
 
   /** Members over the soft limit right now. */
   get slowMembers(): number {
-    return this.slowCount;
+    return this.slow.size;
   }
 
   /** Timers this feed holds (leak checks). */
   get timers(): number {
-    return [this.batchTimer, this.slowTimer, this.retryTimer].filter(Boolean).length;
+    return this.pending.timers + this.slow.timers + (this.retryTimer ? 1 : 0);
   }
 
   /** Live handler: the stream's batches, in id order. */
@@ -189,12 +173,7 @@ export class StreamFeed {
       return;
     }
     const fresh = this.cursor === null || compareStreamIds(batch.events[0].id, this.cursor) > 0;
-    if (fresh && batch.text !== undefined && this.pendingTexts) {
-      this.pendingTexts.push(batch.text);
-      this.pendingTextEvents += batch.events.length;
-    } else {
-      this.pendingTexts = null;
-    }
+    this.pending.arriving(batch, fresh);
     for (const event of batch.events) this.ingest(event);
   }
 
@@ -258,9 +237,8 @@ export class StreamFeed {
       group.members.delete(member);
       if (group.members.size === 0) this.groups.delete(group.filter.key);
     }
-    if (member.state === 'slow') this.setSlowCount(this.slowCount - 1);
+    this.slow.leave(member);
     member.state = 'closed';
-    member.queue = null;
     member.buffer = [];
     member.bufferBytes = 0;
   }
@@ -288,18 +266,9 @@ export class StreamFeed {
   }
 
   flush(): void {
-    if (this.batchTimer) {
-      clearTimeout(this.batchTimer);
-      this.batchTimer = null;
-    }
-    if (this.pending.length === 0) return;
-    this.lastFlushAt = Date.now();
-    const batch = this.pending;
-    const texts = this.pendingTextEvents === batch.length ? this.pendingTexts : null;
-    this.pending = [];
-    this.pendingTexts = [];
-    this.pendingTextEvents = 0;
-    const whole = new OutgoingBatch(batch, texts ? joinTexts(texts) : undefined);
+    const whole = this.pending.take();
+    if (!whole) return;
+    const batch = whole.events;
     const position = batch[batch.length - 1].id;
     const laggards: FeedMember[] = [];
     for (const group of this.groups.values()) {
@@ -315,7 +284,7 @@ export class StreamFeed {
       }
       for (const member of group.members) {
         if (member.state === 'slow') {
-          if (!this.enqueue(member, events, position)) laggards.push(member);
+          if (!this.slow.enqueue(member, events, position)) laggards.push(member);
         } else if (
           member.state === 'live' &&
           member.viewer.bufferedBytes() > this.options.softLimitBytes
@@ -331,24 +300,22 @@ export class StreamFeed {
 
   close(): void {
     this.closed = true;
-    for (const timer of [this.batchTimer, this.slowTimer, this.retryTimer]) {
-      if (timer) clearTimeout(timer);
-    }
-    this.batchTimer = this.slowTimer = this.retryTimer = null;
-    this.pending = [];
-    this.pendingTexts = [];
-    this.pendingTextEvents = 0;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.slow.close();
+    this.pending.close();
     this.recoveryBuffer = [];
     this.members.clear();
     this.catchingUp.clear();
     this.groups.clear();
-    this.slowCount = 0;
   }
 
   private ingest(event: EventEnvelope): void {
     if (this.cursor !== null && compareStreamIds(event.id, this.cursor) <= 0) return;
     this.cursor = event.id;
-    this.pending.push(event);
+    // Pending before the members catching up see it: one that goes live now
+    // gets it in its own catch-up, and the flush on its way in writes it to the others.
+    this.pending.add(event);
     let overflowing: FeedMember[] | null = null;
     for (const member of this.catchingUp) {
       member.buffer.push(event);
@@ -362,25 +329,7 @@ export class StreamFeed {
       }
     }
     if (overflowing) for (const member of overflowing) this.lag(member, 'slow');
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.batchTimer || this.flushQueued) return;
-    // Leading edge: an event after a quiet spell leaves at the end of this
-    // turn of the event loop (with whatever else arrived in the same read
-    // from Redis), never waiting for a timer: under load a timer fires only
-    // after the rest of a long loop iteration, which was most of the
-    // latency a busy replica added. A busy stream gathers until a window has
-    // passed since its last batch, so a feed writes at most one batch per
-    // window (one write per viewer each).
-    const wait = this.options.batchWindowMs() - (Date.now() - this.lastFlushAt);
-    if (wait <= 0) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushNow);
-    } else {
-      this.batchTimer = setTimeout(this.flushNow, wait);
-    }
+    this.pending.schedule();
   }
 
   /**
@@ -413,45 +362,8 @@ export class StreamFeed {
 
   /** Over the soft limit: out of the group's writes, events queued (and merged) from now on. */
   private enterSlow(member: FeedMember, servedUpTo: string): void {
-    member.deliveredUpTo = servedUpTo;
     member.group!.live.delete(member);
-    member.state = 'slow';
-    member.queue = new SlowQueue();
-    this.setSlowCount(this.slowCount + 1);
-    this.observer.slow(member.viewer, true, {
-      bufferedBytes: member.viewer.bufferedBytes(),
-      merged: 0,
-    });
-  }
-
-  /** Queues a slow member's events; false when it is past the hard limit. */
-  private enqueue(member: FeedMember, events: readonly EventEnvelope[], position: string): boolean {
-    const queue = member.queue!;
-    let merged = 0;
-    for (const event of events) if (queue.push(event)) merged++;
-    if (merged > 0) this.observer.merged(merged);
-    queue.upTo = position;
-    return member.viewer.bufferedBytes() + queue.bytes <= this.options.hardLimitBytes;
-  }
-
-  /** Slow members whose connection has drained get their queue and rejoin their group's writes. */
-  private checkSlow(): void {
-    for (const member of this.members) {
-      if (member.state !== 'slow') continue;
-      if (member.viewer.bufferedBytes() > this.options.softLimitBytes / 2) continue;
-      const queue = member.queue!;
-      const merged = queue.merged;
-      const events = queue.take();
-      member.queue = null;
-      if (events.length > 0) member.viewer.send(events);
-      if (queue.upTo !== null) member.deliveredUpTo = queue.upTo;
-      this.setSlowCount(this.slowCount - 1);
-      this.join(member);
-      this.observer.slow(member.viewer, false, {
-        bufferedBytes: member.viewer.bufferedBytes(),
-        merged,
-      });
-    }
+    this.slow.enter(member, servedUpTo);
   }
 
   private lag(member: FeedMember, reason: 'slow' | 'lost'): void {
@@ -474,16 +386,6 @@ export class StreamFeed {
     return member.deliveredUpTo;
   }
 
-  private setSlowCount(count: number): void {
-    this.slowCount = count;
-    if (count > 0 && !this.slowTimer && !this.closed) {
-      this.slowTimer = setInterval(() => this.checkSlow(), SLOW_CHECK_MS);
-    } else if (count === 0 && this.slowTimer) {
-      clearInterval(this.slowTimer);
-      this.slowTimer = null;
-    }
-  }
-
   private async runRecovery(): Promise<void> {
     for (;;) {
       this.recoverAgain = false;
@@ -492,7 +394,7 @@ export class StreamFeed {
         if (this.closed) return;
         if (gap) {
           this.observer.backfilled(gap.length);
-          if (gap.length > 0) this.pendingTexts = null;
+          if (gap.length > 0) this.pending.withoutText();
           for (const event of gap) this.ingest(event);
         } else {
           await this.resync();
@@ -515,7 +417,7 @@ export class StreamFeed {
     this.recoveryOverflow = false;
     const held = this.recoveryBuffer;
     this.recoveryBuffer = [];
-    if (held.length > 0) this.pendingTexts = null;
+    if (held.length > 0) this.pending.withoutText();
     for (const event of held) this.ingest(event);
   }
 
@@ -546,8 +448,7 @@ export class StreamFeed {
       member.deliveredUpTo = snapshot.position;
       member.viewer.resync(this.stream.projectId, snapshot);
       if (member.state === 'slow') {
-        member.queue = null;
-        this.setSlowCount(this.slowCount - 1);
+        this.slow.leave(member);
         this.join(member);
       } else if (member.state === 'armed') {
         this.enterGroup(member);
@@ -580,10 +481,4 @@ function after(
     if (filter.matches(event.type)) out.push(event);
   }
   return { events: out, last };
-}
-
-/** Whole JSON arrays in order, as one array's text. */
-function joinTexts(texts: readonly string[]): string {
-  if (texts.length === 1) return texts[0];
-  return `[${texts.map((text) => text.slice(1, -1)).join(',')}]`;
 }

@@ -1,7 +1,5 @@
 import { GatewayError } from '../core/errors.js';
-import { compareStreamIds, ZERO_ID } from '../core/ids.js';
-import { ByteBudget } from '../core/support/byte-budget.js';
-import { Semaphore } from '../core/support/semaphore.js';
+import { ZERO_ID } from '../core/ids.js';
 import type { JsonLogger } from '../core/support/json-logger.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { EventEnvelope, Snapshot } from '../core/envelope.js';
@@ -17,7 +15,7 @@ import { countByType, type GatewayMetrics } from '../core/support/metrics.js';
 import { BatchPacer } from './batch-pacer.js';
 import type { LogsSubscribeDto, SubscribeDto } from './subscribe.dto.js';
 import type { LogsSubscribeOk, SubscribeOk } from '../protocol/socket-events.js';
-import { eventBytes } from './slow-queue.js';
+import { cancelled, Replays, StalledViewer, type Replay } from './replays.js';
 import { StreamFeed, type FeedMember, type FeedObserver, type FeedSource } from './stream-feed.js';
 import type { Viewer } from './viewer.js';
 
@@ -25,24 +23,6 @@ interface ViewerSubscription {
   key: string;
   feed: StreamFeed;
   member: FeedMember;
-}
-
-/**
- * A replay read for one viewer: the events after `since` it is sent (those its
- * filter accepts), held in memory up to the viewer's hard limit; past that
- * only counted, and streamed page by page from `restAfter` once the ack is out.
- */
-interface Replay {
-  held: EventEnvelope[];
-  heldBytes: number;
-  /** Events the viewer gets in all (held and streamed). */
-  count: number;
-  /** Events after this id were counted but not held; null when all are held. */
-  restAfter: string | null;
-  /** The stream's last id when read. */
-  lastId: string;
-  /** Average encoded size of the events read so far, bytes (sizes the pages). */
-  bytesPerEvent: number;
 }
 
 /** What a subscribe read from history: the catch-up and the reply fields it implies. */
@@ -62,45 +42,8 @@ interface CatchUpRead {
 type CatchUpReply = { ok: true } & LogsSubscribeOk;
 
 const HISTORY_PAGE = 1000;
-/**
- * What one history read of a replay may make Redis go through, bytes: the
- * read runs as one script, and Redis serves nobody else meanwhile (heartbeats
- * included), so a replay reads many short pages rather than a few long ones.
- */
-const REPLAY_PAGE_BYTES = 512 * 1024;
-/** Events a replay's first page reads, before it knows how large they are. */
-const FIRST_PAGE = 100;
-/** Most events in one page, however small they are. */
-const MAX_PAGE = 1000;
-
-/** Events per page for events of `bytesPerEvent` (learnt from the pages read so far). */
-function pageSize(bytesPerEvent: number): number {
-  if (bytesPerEvent <= 0) return FIRST_PAGE;
-  return Math.max(1, Math.min(MAX_PAGE, Math.floor(REPLAY_PAGE_BYTES / bytesPerEvent)));
-}
-/** Largest `events` frame a paced replay writes, bytes (a frame may hold one larger event). */
-const REPLAY_FRAME_BYTES = 64 * 1024;
-/** How often a paced replay looks whether its viewer's connection has drained, ms. */
-const DRAIN_CHECK_MS = 50;
 /** Reads retried when a resync of the feed overtakes them. */
 const MAX_READ_ATTEMPTS = 3;
-
-/** Folds a page's event sizes into the replay's running average. */
-function learnSizes(replay: Replay, events: readonly EventEnvelope[]): void {
-  if (events.length === 0) return;
-  let bytes = 0;
-  for (const event of events) bytes += eventBytes(event);
-  const average = bytes / events.length;
-  replay.bytesPerEvent =
-    replay.bytesPerEvent === 0 ? average : (replay.bytesPerEvent + average) / 2;
-}
-
-/** A viewer's connection stayed backed up past the stall timeout while a replay waited. */
-class StalledViewer extends Error {}
-
-function cancelled(): GatewayError {
-  return new GatewayError('UNAVAILABLE', 'subscription was replaced or cancelled while starting');
-}
 
 /**
  * Socket subscriptions on this replica: one StreamFeed per project (and per
@@ -113,12 +56,8 @@ export class SubscriptionService {
   private readonly pacer: BatchPacer;
   private readonly feeds = new Map<string, StreamFeed>();
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
-  /** Replays' history reads in flight on this replica: bounds their bytes and Redis time. */
-  private readonly replayReads: Semaphore;
-  /** Bytes of replayed history held on this replica, across all viewers. */
-  private readonly replayBytes: ByteBudget;
-  /** Since when a connection has been backed up while a replay to it waits (any of its replays). */
-  private readonly stalledSince = new WeakMap<Viewer, number>();
+  /** Replays after `since`: their reads, the bytes they hold, their pacing. */
+  private readonly replays: Replays;
 
   constructor(
     private readonly store: EventStore,
@@ -126,10 +65,15 @@ export class SubscriptionService {
     private readonly metrics: GatewayMetrics,
     private readonly logger: JsonLogger,
   ) {
-    this.replayReads = new Semaphore(config.replayConcurrentReads);
-    this.replayBytes = new ByteBudget(config.replayMaxBytes);
+    this.replays = new Replays(store, {
+      hardLimitBytes: config.viewer.hardLimitBytes,
+      softLimitBytes: config.viewer.softLimitBytes,
+      stallTimeoutMs: config.viewer.replayStallTimeoutMs,
+      concurrentReads: config.replayConcurrentReads,
+      maxBytes: config.replayMaxBytes,
+    });
     metrics.addCollector(() =>
-      metrics.internalObjects.set({ kind: 'replay_bytes' }, this.replayBytes.inUse),
+      metrics.internalObjects.set({ kind: 'replay_bytes' }, this.replays.bytesHeld),
     );
     metrics.addCollector(() => {
       const counts = this.counts();
@@ -175,7 +119,7 @@ export class SubscriptionService {
       stream,
       filter,
       async (alive) => {
-        const replay = dto.since ? await this.readReplay(stream, dto.since, filter, alive) : null;
+        const replay = dto.since ? await this.replays.read(stream, dto.since, filter, alive) : null;
         if (replay) {
           return { replay, history: replay.held, position: dto.since!, threshold: replay.lastId };
         }
@@ -212,13 +156,13 @@ export class SubscriptionService {
       async (alive) => {
         const all = TypeFilter.of(undefined);
         const from = dto.since ?? '0-0';
-        const replay = await this.readReplay(stream, from, all, alive);
+        const replay = await this.replays.read(stream, from, all, alive);
         if (replay)
           return { replay, history: replay.held, position: from, threshold: replay.lastId };
         // Older lines were trimmed: what is kept is replayed, from the oldest line kept.
         const probe = await this.store.readAfter(stream, from, 1);
         const keptAfter = probe.held ? null : (probe.heldAfter ?? null);
-        const kept = keptAfter ? await this.readReplay(stream, keptAfter, all, alive) : null;
+        const kept = keptAfter ? await this.replays.read(stream, keptAfter, all, alive) : null;
         const read: CatchUpRead = kept
           ? { replay: kept, history: kept.held, position: '0-0', threshold: kept.lastId }
           : { history: [], position: '0-0', threshold: await this.lastId(stream) };
@@ -316,7 +260,7 @@ export class SubscriptionService {
     this.metrics.subscriptions.inc();
     // A later subscribe to the same stream, an unsubscribe or a close cancels this one.
     const alive = () => member.state === 'reading' && subs.get(key) === sub && socket.isOpen();
-    if (this.stalledTooLong(socket)) {
+    if (this.replays.stalledTooLong(socket)) {
       // Resubscribing must not keep a backed-up connection alive past the stall timeout.
       this.lag(feed, member, ZERO_ID, 'slow');
       throw new GatewayError('UNAVAILABLE', 'connection is backed up; reconnect and resume');
@@ -330,7 +274,7 @@ export class SubscriptionService {
         generation = feed.generation;
         result = await read(alive);
         if (feed.generation === generation) break;
-        if (result.replay) this.releaseHeld(result.replay);
+        if (result.replay) this.replays.release(result.replay);
         if (attempt >= MAX_READ_ATTEMPTS) {
           throw new GatewayError('UNAVAILABLE', 'history is being rebuilt, retry');
         }
@@ -340,7 +284,7 @@ export class SubscriptionService {
       throw err;
     }
     if (!alive()) {
-      if (result.replay) this.releaseHeld(result.replay);
+      if (result.replay) this.replays.release(result.replay);
       this.remove(socket, key, sub);
       throw cancelled();
     }
@@ -362,7 +306,7 @@ export class SubscriptionService {
     // From here to `activate` everything runs synchronously: no live event slips in between.
     const events = feed.arm(member, result.history, result.position, result.threshold);
     // Sent (below, synchronously) or copied into `events`: the budget can have them back.
-    if (replay) this.releaseHeld(replay);
+    if (replay) this.replays.release(replay);
     this.logger.event('debug', 'subscribed', {
       socket: socket.id,
       stream: key,
@@ -377,97 +321,9 @@ export class SubscriptionService {
   }
 
   /**
-   * Reads a replay after `since`: holds the events `filter` accepts up to the
-   * viewer's hard limit in bytes, and counts (without holding) the rest, so
-   * the ack can say how many follow. Pages are read under the replica's
-   * replay read bound; a cancelled subscribe stops reading. Null when
-   * something after `since` is no longer held.
-   */
-  private async readReplay(
-    stream: StreamRef,
-    since: string,
-    filter: TypeFilter,
-    alive: () => boolean,
-  ): Promise<Replay | null> {
-    const replay: Replay = {
-      held: [],
-      heldBytes: 0,
-      count: 0,
-      restAfter: null,
-      lastId: since,
-      bytesPerEvent: 0,
-    };
-    try {
-      const read = await this.readReplayInto(replay, stream, since, filter, alive);
-      if (!read) this.releaseHeld(replay);
-      return read;
-    } catch (err) {
-      this.releaseHeld(replay);
-      throw err;
-    }
-  }
-
-  /** Gives a replay's held bytes back to the replica's budget (once they are sent, or not needed). */
-  private releaseHeld(replay: Replay): void {
-    this.replayBytes.release(replay.heldBytes);
-    replay.heldBytes = 0;
-    replay.held = [];
-  }
-
-  private async readReplayInto(
-    replay: Replay,
-    stream: StreamRef,
-    since: string,
-    filter: TypeFilter,
-    alive: () => boolean,
-  ): Promise<Replay | null> {
-    const limit = this.config.viewer.hardLimitBytes;
-    let cursor = since;
-    for (;;) {
-      if (!alive()) throw cancelled();
-      const size = pageSize(replay.bytesPerEvent);
-      const page = await this.replayReads.run(() => this.store.readAfter(stream, cursor, size));
-      if (!page.held) return null;
-      replay.lastId = page.lastId;
-      learnSizes(replay, page.events);
-      for (const event of page.events) {
-        if (!filter.matches(event.type)) continue;
-        const bytes = eventBytes(event);
-        // Held while it fits the viewer's hard limit and the replica's budget.
-        if (replay.heldBytes + bytes > limit || !this.replayBytes.take(bytes)) {
-          replay.restAfter = replay.held.at(-1)?.id ?? since;
-          break;
-        }
-        replay.count++;
-        replay.held.push(event);
-        replay.heldBytes += bytes;
-      }
-      if (replay.restAfter !== null) break;
-      if (!page.hasMore || page.events.length === 0) return replay;
-      cursor = page.events[page.events.length - 1].id;
-    }
-    // The rest is only counted (ids and types, not bodies), up to where the read ends.
-    cursor = replay.restAfter;
-    for (;;) {
-      if (!alive()) throw cancelled();
-      const after = cursor;
-      // Redis still goes through whole entries to find their types: pages sized by bytes.
-      const size = pageSize(replay.bytesPerEvent);
-      const page = await this.replayReads.run(() => this.store.readTypesAfter(stream, after, size));
-      if (!page.held) return null;
-      replay.lastId = page.lastId;
-      for (const { type } of page.entries) if (filter.matches(type)) replay.count++;
-      if (!page.hasMore || page.entries.length === 0) return replay;
-      cursor = page.entries[page.entries.length - 1].id;
-    }
-  }
-
-  /**
-   * Sends a replay too large to write at once: frames of at most
-   * REPLAY_FRAME_BYTES, each written only once the connection has drained
-   * below the soft limit, and the part not held read page by page as it
-   * goes; then the live events buffered meanwhile, and live. Live events
-   * gather in the feed meanwhile, under the hard limit.
+   * Sends a replay too large to write at once (see `Replays.send`), then the
+   * live events buffered meanwhile, and live. Live events gather in the feed
+   * meanwhile, under the hard limit.
    */
   private async streamReplay(
     socket: Viewer,
@@ -479,92 +335,23 @@ export class SubscriptionService {
     alive: () => boolean,
   ): Promise<void> {
     const { feed, member } = sub;
-    /** Writes `events` in frames of about REPLAY_FRAME_BYTES, each once the connection has drained. */
-    const write = async (events: EventEnvelope[]) => {
-      for (let start = 0; start < events.length;) {
-        let end = start;
-        for (let bytes = 0; end < events.length && bytes < REPLAY_FRAME_BYTES; end++) {
-          bytes += eventBytes(events[end]);
-        }
-        if (!(await this.drained(socket, alive))) return false;
-        socket.send(events.slice(start, end));
-        member.deliveredUpTo = events[end - 1].id;
-        start = end;
-      }
-      return true;
-    };
-    const filter = member.filter;
     member.deliveredUpTo = read.position;
-    try {
-      if (!(await write(replay.held))) return;
-    } finally {
-      this.releaseHeld(replay);
-    }
-    let cursor = replay.restAfter;
-    while (cursor !== null && compareStreamIds(cursor, read.threshold) < 0) {
-      if (!(await this.drained(socket, alive))) return;
-      const after = cursor;
-      const size = pageSize(replay.bytesPerEvent);
-      const page = await this.replayReads.run(() => this.store.readAfter(stream, after, size));
-      if (!alive()) return;
-      learnSizes(replay, page.held ? page.events : []);
-      if (!page.held || feed.generation !== generation) {
-        // Trimmed or lost under the replay: the viewer resumes from what it got.
-        this.lag(feed, member, member.deliveredUpTo, 'lost');
-        return;
-      }
-      const events: EventEnvelope[] = [];
-      for (const event of page.events) {
-        if (compareStreamIds(event.id, read.threshold) > 0) break;
-        cursor = event.id;
-        if (filter.matches(event.type)) events.push(event);
-      }
-      if (!(await write(events))) return;
-      if (!page.hasMore || page.events.length === 0 || cursor === after) break;
-    }
-    if (!alive()) return;
-    if (feed.generation !== generation) {
+    const outcome = await this.replays.send(socket, stream, replay, {
+      threshold: read.threshold,
+      filter: member.filter,
+      alive,
+      delivered: (id) => (member.deliveredUpTo = id),
+      current: () => feed.generation === generation,
+    });
+    if (outcome === 'cancelled') return;
+    if (outcome === 'lost') {
+      // Trimmed or lost under the replay: the viewer resumes from what it got.
       this.lag(feed, member, member.deliveredUpTo, 'lost');
       return;
     }
     const live = feed.arm(member, [], read.threshold, read.threshold);
     if (live.length > 0) socket.send(live);
     feed.activate(member);
-  }
-
-  /**
-   * Resolves true once the connection has drained below the soft limit, false
-   * when the subscription was cancelled meanwhile; throws `StalledViewer`
-   * when the connection stayed backed up past the stall timeout (counted
-   * across the connection's replays, so resubscribing does not reset it).
-   */
-  private async drained(socket: Viewer, alive: () => boolean): Promise<boolean> {
-    const { softLimitBytes } = this.config.viewer;
-    if (socket.bufferedBytes() <= softLimitBytes) {
-      this.stalledSince.delete(socket);
-      return alive();
-    }
-    const since = this.stalledSince.get(socket) ?? Date.now();
-    this.stalledSince.set(socket, since);
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS));
-      if (!alive()) return false;
-      if (socket.bufferedBytes() <= softLimitBytes) {
-        this.stalledSince.delete(socket);
-        return true;
-      }
-      if (this.stalledTooLong(socket)) throw new StalledViewer();
-    }
-  }
-
-  /** Backed up now, and since longer than the stall timeout (across the connection's replays). */
-  private stalledTooLong(socket: Viewer): boolean {
-    const since = this.stalledSince.get(socket);
-    return (
-      since !== undefined &&
-      Date.now() - since > this.config.viewer.replayStallTimeoutMs &&
-      socket.bufferedBytes() > this.config.viewer.softLimitBytes
-    );
   }
 
   /** A paced replay that failed: a stalled viewer is lagged and disconnected; anything else is lost. */
