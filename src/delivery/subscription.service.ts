@@ -155,7 +155,7 @@ export class SubscriptionService {
       TypeFilter.of(undefined),
       async (alive) => {
         const all = TypeFilter.of(undefined);
-        const from = dto.since ?? '0-0';
+        const from = dto.since ?? ZERO_ID;
         const replay = await this.replays.read(stream, from, all, alive);
         if (replay)
           return { replay, history: replay.held, position: from, threshold: replay.lastId };
@@ -164,8 +164,8 @@ export class SubscriptionService {
         const keptAfter = probe.held ? null : (probe.heldAfter ?? null);
         const kept = keptAfter ? await this.replays.read(stream, keptAfter, all, alive) : null;
         const read: CatchUpRead = kept
-          ? { replay: kept, history: kept.held, position: '0-0', threshold: kept.lastId }
-          : { history: [], position: '0-0', threshold: await this.lastId(stream) };
+          ? { replay: kept, history: kept.held, position: ZERO_ID, threshold: kept.lastId }
+          : { history: [], position: ZERO_ID, threshold: await this.lastId(stream) };
         if (dto.since) read.resync = true;
         return read;
       },

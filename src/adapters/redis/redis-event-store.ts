@@ -1,3 +1,4 @@
+import { ZERO_ID } from '../../core/ids.js';
 import { GatewayError, UnavailableError } from '../../core/errors.js';
 import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.js';
 import type { RedisKeys } from './keys.js';
@@ -151,7 +152,7 @@ export class RedisEventStore implements EventStore {
       .slice(0, limit)
       .reverse()
       .map(([id, fields]) => withId(id, fields[1]));
-    return { events, lastId: events.at(-1)?.id ?? '0-0', hasMore };
+    return { events, lastId: events.at(-1)?.id ?? ZERO_ID, hasMore };
   }
 
   async snapshot(projectId: string): Promise<Snapshot> {
