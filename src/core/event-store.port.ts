@@ -1,4 +1,5 @@
 import type { EventEnvelope, PendingEvent, Snapshot } from './envelope.js';
+import { GatewayError } from './errors.js';
 
 /** Which stream: the project's, or one run's log lines (`runId`). */
 export interface StreamRef {
@@ -65,6 +66,33 @@ export function batchJson(batch: EventBatch): string {
   return batch.text ?? JSON.stringify(batch.events);
 }
 
+/**
+ * A condition of a conditional append on one entity: its latest event must be
+ * `version` (an event id), or, when `version` is null, it must have none yet.
+ */
+export interface Expectation {
+  entityKey: string;
+  version: string | null;
+}
+
+/** What a refused conditional append says about the entity it was refused for. */
+export interface ConflictDetails {
+  entityKey: string;
+  /** The entity's version now (the id of its latest event), null when it has none. */
+  version: string | null;
+  /** Its latest event, null when it has none. */
+  current: EventEnvelope | null;
+}
+
+/** A conditional append refused: nothing was appended. */
+export function conflict(details: ConflictDetails): GatewayError {
+  return new GatewayError(
+    'CONFLICT',
+    `${details.entityKey} is at ${details.version ?? 'no version'}, not the expected one: nothing was published`,
+    details,
+  );
+}
+
 export type LiveHandler = (batch: EventBatch) => void;
 
 /** Whether live delivery may have missed events (`interrupted`) or is whole again (`restored`). */
@@ -87,8 +115,14 @@ export interface LiveSubscription {
  * does that): a store holds no rules about payloads.
  */
 export interface EventStore {
-  /** All or nothing; every event must belong to one project. Ids come back in order. */
-  append(events: PendingEvent[]): Promise<EventEnvelope[]>;
+  /**
+   * All or nothing; every event must belong to one project. Ids come back in
+   * order. With `expectations`, only if every entity named is at its expected
+   * version when the append happens (checked in the same atomic step, so of
+   * two writers racing on one entity exactly one wins); otherwise nothing is
+   * appended and the promise rejects with `CONFLICT` (`ConflictDetails`).
+   */
+  append(events: PendingEvent[], expectations?: readonly Expectation[]): Promise<EventEnvelope[]>;
   /** Events after `since` (exclusive), oldest first, or `held: false`. `"0-0"` is the start. */
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult>;
   /**

@@ -1,6 +1,6 @@
 import { GatewayError } from './errors.js';
 import type { EventEnvelope, PendingEvent, PublishInput } from './envelope.js';
-import type { EventStore } from './event-store.port.js';
+import type { EventStore, Expectation } from './event-store.port.js';
 import { validateEvent } from './validate-event.js';
 
 /** The most events one publish call takes (the HTTP API's array limit). */
@@ -35,14 +35,18 @@ export class EventPublisher {
     return this.publishUnchecked(projectId, inputs, 'gateway');
   }
 
-  /** Untrusted input (HTTP API): validated here, coded INVALID_PAYLOAD on failure. */
+  /**
+   * Untrusted input (HTTP API): validated here, coded INVALID_PAYLOAD on
+   * failure. With `expectations`, a conditional append (see `EventStore.append`).
+   */
   async publishUnchecked(
     projectId: string,
     inputs: readonly unknown[],
     defaultSource: string,
+    expectations?: readonly Expectation[],
   ): Promise<EventEnvelope[]> {
     const pending = validateBatch(projectId, inputs, defaultSource, new Date());
-    const stored = await this.store.append(pending);
+    const stored = await this.store.append(pending, expectations);
     this.options.onPublished?.(stored);
     return stored;
   }

@@ -378,6 +378,79 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       expect(JSON.parse(batch.text!)).toEqual(c.received);
     });
 
+    it('appends on a condition: the entity at its expected version, or new when none is expected', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const publish = (to: 'planning' | 'active' | 'done', version: string | null) =>
+        publisher.publishUnchecked(projectId, [task(projectId, 't1', to)], 'svc', [
+          { entityKey: 'task:t1', version },
+        ]);
+      const [created] = await publish('planning', null);
+      const [moved] = await publish('active', created.id);
+      expect(await store.snapshot(projectId)).toMatchObject({
+        snapshot: { 'task:t1': { id: moved.id, data: { to: 'active' } } },
+      });
+    });
+
+    it('refuses a stale or wrong expectation with CONFLICT, the current state, and nothing appended', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const c = collector();
+      await store.subscribe(projectId, '*', c.handler);
+      const [created] = await publisher.publishUnchecked(
+        projectId,
+        [task(projectId, 't1', 'planning')],
+        'svc',
+        [{ entityKey: 'task:t1', version: null }],
+      );
+      const [moved] = await publisher.publishUnchecked(
+        projectId,
+        [task(projectId, 't1', 'active')],
+        'svc',
+      );
+      for (const version of [created.id, null, '1-0']) {
+        const err = await publisher
+          .publishUnchecked(projectId, [task(projectId, 't1', 'done')], 'svc', [
+            { entityKey: 'task:t1', version },
+          ])
+          .catch((e: unknown) => e);
+        expect(err).toMatchObject({
+          code: 'CONFLICT',
+          details: { entityKey: 'task:t1', version: moved.id, current: moved },
+        });
+      }
+      // An entity that does not exist is at no version.
+      await expect(
+        publisher.publishUnchecked(projectId, [task(projectId, 't2', 'active')], 'svc', [
+          { entityKey: 'task:t2', version: moved.id },
+        ]),
+      ).rejects.toMatchObject({
+        code: 'CONFLICT',
+        details: { entityKey: 'task:t2', version: null, current: null },
+      });
+      expect((await store.readLatest({ projectId }, 10)).events).toEqual([created, moved]);
+      await c.waitFor(2);
+      expect(c.received).toEqual([created, moved]);
+    });
+
+    it('lets exactly one of many writers racing on one version win', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const created = await publisher.publish(task(projectId, 't1', 'planning'));
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () =>
+          publisher.publishUnchecked(projectId, [task(projectId, 't1', 'active')], 'svc', [
+            { entityKey: 'task:t1', version: created.id },
+          ]),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === 'rejected')) {
+        expect((r).reason).toMatchObject({ code: 'CONFLICT' });
+      }
+      expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(2);
+    });
+
     it('gives a pattern subscriber only its events, and no text once the batch was filtered', async () => {
       const { store, publisher } = await open();
       const projectId = newProject();

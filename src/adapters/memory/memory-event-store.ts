@@ -2,8 +2,10 @@ import { GatewayError } from '../../core/errors.js';
 import { compareStreamIds, ZERO_ID } from '../../core/ids.js';
 import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.js';
 import {
+  conflict,
   streamKey,
   type EventStore,
+  type Expectation,
   type HistoryLimits,
   type LatestResult,
   type LiveHandler,
@@ -72,7 +74,10 @@ export class MemoryEventStore implements EventStore {
     this.live.onLiveStateChange(listener);
   }
 
-  append(events: PendingEvent[]): Promise<EventEnvelope[]> {
+  append(
+    events: PendingEvent[],
+    expectations: readonly Expectation[] = [],
+  ): Promise<EventEnvelope[]> {
     const projectId = events[0]?.projectId;
     if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
       return Promise.reject(
@@ -81,6 +86,15 @@ export class MemoryEventStore implements EventStore {
     }
     const now = this.now();
     const state = this.state(projectId);
+    if (expectations.length > 0) {
+      this.pruneEnded(state, now);
+      for (const { entityKey, version } of expectations) {
+        const current = state.latest.get(entityKey) ?? null;
+        if ((current?.id ?? null) !== version) {
+          return Promise.reject(conflict({ entityKey, version: current?.id ?? null, current }));
+        }
+      }
+    }
     const stored: EventEnvelope[] = [];
     for (const event of events) {
       const key = streamKey({ projectId, runId: event.runId ?? undefined });

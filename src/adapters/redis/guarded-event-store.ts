@@ -3,6 +3,7 @@ import { UnavailableError } from '../../core/errors.js';
 import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.js';
 import type {
   EventStore,
+  Expectation,
   LatestResult,
   LiveHandler,
   LiveState,
@@ -26,11 +27,11 @@ export class GuardedEventStore implements EventStore {
     private readonly writable: () => boolean,
   ) {}
 
-  append(events: PendingEvent[]): Promise<EventEnvelope[]> {
+  append(events: PendingEvent[], expectations?: readonly Expectation[]): Promise<EventEnvelope[]> {
     if (!this.writable()) {
       return Promise.reject(new UnavailableError('the event store is unreachable, retry shortly'));
     }
-    return this.breaker.run(() => this.inner.append(events));
+    return this.breaker.run(() => this.inner.append(events, expectations));
   }
 
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {

@@ -5,8 +5,10 @@ import type { RedisKeys } from './keys.js';
 import type { RedisCommandClient } from './lua-script.js';
 import { withRedis } from './redis-errors.js';
 import { APPEND_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } from './scripts.js';
-import type {
-  EventStore,
+import {
+  conflict,
+  type EventStore,
+  type Expectation,
   HistoryLimits,
   LatestResult,
   LiveHandler,
@@ -71,7 +73,10 @@ export class RedisEventStore implements EventStore {
     this.live.onLiveStateChange(listener);
   }
 
-  async append(events: PendingEvent[]): Promise<EventEnvelope[]> {
+  async append(
+    events: PendingEvent[],
+    expectations: readonly Expectation[] = [],
+  ): Promise<EventEnvelope[]> {
     const projectId = events[0]?.projectId;
     if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
       throw new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project');
@@ -106,9 +111,16 @@ export class RedisEventStore implements EventStore {
       });
       args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0');
     }
-    const ids = (await withRedis(() =>
+    args.push(expectations.length);
+    for (const { entityKey, version } of expectations) args.push(entityKey, version ?? '');
+    const reply = (await withRedis(() =>
       APPEND_SCRIPT.run(this.client, redisKeys, args),
     )) as string[];
+    if (reply[0] === 'CONFLICT') {
+      const current = reply[2] ? (JSON.parse(reply[2]) as EventEnvelope) : null;
+      throw conflict({ entityKey: reply[1], version: current?.id ?? null, current });
+    }
+    const ids = reply;
     return events.map((event, i) => ({
       id: ids[i],
       type: event.type,

@@ -52,15 +52,33 @@ end
  * The stored entry is the envelope without its id; the id is spliced in here,
  * so the live message and the snapshot carry exactly what readers will see.
  *
+ * With expectations, a compare-and-append: every entity named must be at its
+ * expected version (the id its snapshot entry carries; '' for none) or
+ * nothing is written and the reply is {'CONFLICT', entity, its entry or ''}.
+ *
  * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams.
  * ARGV: 1 channel, 2 max events, 3 max log lines, 4 log ttl s,
  *       5 ended ttl ms, 6 n, then per event:
- *       key index, body JSON, entity key ('' for none), '1' if it ends the entity.
+ *       key index, body JSON, entity key ('' for none), '1' if it ends the entity;
+ *       then m (absent: 0), and per expectation: entity key, expected version or ''.
  */
 export const APPEND_SCRIPT = new LuaScript(
   `${ID_HELPERS}
 local now = now_ms()
 local n = tonumber(ARGV[6])
+local m = tonumber(ARGV[7 + n * 4] or '0')
+if m > 0 then
+  -- Ended entities past their time are gone for a condition as for a snapshot.
+  prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
+  for j = 0, m - 1 do
+    local entity = ARGV[8 + n * 4 + j * 2]
+    local expected = ARGV[9 + n * 4 + j * 2]
+    local current = redis.call('HGET', KEYS[2], entity)
+    local version = ''
+    if current then version = string.match(current, '^{"id":"([^"]+)"') or '' end
+    if version ~= expected then return {'CONFLICT', entity, current or ''} end
+  end
+end
 local ids = {}
 local fulls = {}
 local touched = {}
