@@ -446,7 +446,7 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results.filter((r) => r.status === 'rejected')) {
-        expect((r).reason).toMatchObject({ code: 'CONFLICT' });
+        expect(r.reason).toMatchObject({ code: 'CONFLICT' });
       }
       expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(2);
     });
