@@ -3,6 +3,7 @@ import { ZERO_ID } from '../core/ids.js';
 import type { JsonLogger } from '../core/support/json-logger.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { EventEnvelope, Snapshot } from '../core/envelope.js';
+import { activeRuns } from '../core/active-runs.js';
 import { TypeFilter } from '../core/pattern.js';
 import { LOG_EVENT_TYPE } from '../core/registry.js';
 import {
@@ -132,7 +133,11 @@ export class SubscriptionService {
         ack({
           ...reply,
           projectId: dto.projectId,
-          ...(read.snapshot ? { snapshot: read.snapshot } : {}),
+          // With the snapshot, the runs in progress in it: a dashboard opening
+          // mid-run can offer their live logs at once.
+          ...(read.snapshot
+            ? { snapshot: read.snapshot, activeRuns: activeRuns(read.snapshot) }
+            : {}),
         });
       },
     );

@@ -1,5 +1,8 @@
 import type { EventEnvelope } from '../core/envelope.js';
+import type { ActiveRun } from '../core/active-runs.js';
 import type { ErrorBody } from '../core/errors.js';
+
+export type { ActiveRun };
 
 /**
  * The Socket.IO protocol as types (docs/protocol.md), one definition for the
@@ -48,6 +51,8 @@ export interface SubscribeOk {
   position: string;
   replayed: number;
   snapshot?: Snapshot;
+  /** With the snapshot (a subscribe without `since`): the runs in progress in it. */
+  activeRuns?: ActiveRun[];
   resync?: true;
 }
 

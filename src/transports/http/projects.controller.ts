@@ -1,3 +1,4 @@
+import { activeRuns, type ActiveRun } from '../../core/active-runs.js';
 import { Controller, Get, Inject, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { requireProject } from '../../delivery/auth/access.js';
@@ -57,6 +58,22 @@ export class ProjectsController {
     const body = await read;
     // `end`, not `send`: Express would hash megabytes per response for an ETag nobody sends back.
     res.status(200).type('application/json').end(body);
+  }
+
+  /**
+   * The runs in progress, `{ runs: [{ runId, agentId, taskId?, subtaskId?,
+   * startedAt }] }`: read from the store's snapshot, so every replica answers
+   * the same. Rate limited as a read.
+   */
+  @Get('active-runs')
+  async activeRuns(
+    @Req() req: AuthedRequest,
+    @Param('projectId') projectId: string,
+  ): Promise<{ runs: ActiveRun[] }> {
+    requireProject(req.principal, projectId);
+    await this.rateLimits.requireToken('read', req.principal);
+    const { snapshot } = await this.history.snapshot(projectId);
+    return { runs: activeRuns(snapshot) };
   }
 
   @Get('events/history')

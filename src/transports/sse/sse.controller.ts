@@ -119,11 +119,11 @@ export class SseController {
           ...(query.since ? { since: query.since } : {}),
           ...(query.types ? { types: query.types } : {}),
         },
-        ({ position, snapshot, resync }) => {
+        ({ position, snapshot, activeRuns, resync }) => {
           stream.open(RETRY_MS);
           stream.event('ready', {
             position,
-            ...(snapshot ? { snapshot } : {}),
+            ...(snapshot ? { snapshot, activeRuns } : {}),
             ...(resync ? { resync } : {}),
           });
         },
