@@ -15,7 +15,6 @@ import { MemoryEventStore } from '../adapters/memory/memory-event-store.js';
 import { memoryLimiters } from '../adapters/memory/memory-rate-limiter.js';
 import { MemoryRevocationStore } from '../adapters/memory/memory-revocation-store.js';
 import { MemoryTicketStore } from '../adapters/memory/memory-ticket-store.js';
-import { GuardedEventStore } from '../adapters/redis/guarded-event-store.js';
 import { RedisKeys } from '../adapters/redis/keys.js';
 import { RedisConnectionLimiter } from '../adapters/redis/redis-connection-limiter.js';
 import { RedisConnections } from '../adapters/redis/redis-connections.js';
@@ -107,6 +106,7 @@ async function redisStores(
     limits: config.history,
     onHandlerError,
     onError: (context, error) => logger.event('error', 'live channel', { context, error }),
+    guard: { breaker, writable: () => redis.commandUsable() },
   });
 
   const revocations = new RedisRevocationStore(
@@ -119,7 +119,7 @@ async function redisStores(
   await revocations.listen();
 
   return {
-    events: new GuardedEventStore(events, breaker, () => redis.commandUsable()),
+    events,
     revocations: new CachedRevocationStore(revocations),
     tickets: new RedisTicketStore(redis.command, keys),
     connections: new RedisConnectionLimiter(

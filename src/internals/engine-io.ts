@@ -12,7 +12,7 @@ interface EngineConnection {
   transport?: { name?: string; socket?: unknown };
   request?: unknown;
   close(discard?: boolean): void;
-  write(packet: string, options: { wsPreEncodedFrame: [Buffer] }): void;
+  write(packet: string, options: PreEncodedWrite): void;
 }
 
 const engine = (conn: object): EngineConnection => conn as EngineConnection;
@@ -39,13 +39,18 @@ export function webSocketOf(conn: object): unknown {
   return transport?.name === 'websocket' ? transport.socket : undefined;
 }
 
+/** The send options that carry a pre-encoded WebSocket frame (one object, shared by every socket). */
+export interface PreEncodedWrite {
+  wsPreEncodedFrame: [Buffer];
+}
+
 /**
  * Writes a packet with its WebSocket frame already made (`wsPreEncodedFrame`,
  * the option Socket.IO's own broadcasts use): ws writes the frame as is; other
  * transports send the packet.
  */
-export function writePreEncoded(conn: object, packet: string, frame: [Buffer]): void {
-  engine(conn).write(packet, { wsPreEncodedFrame: frame });
+export function writePreEncoded(conn: object, packet: string, write: PreEncodedWrite): void {
+  engine(conn).write(packet, write);
 }
 
 /** Closes the connection; `discard` drops what is still buffered. */

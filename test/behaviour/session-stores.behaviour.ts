@@ -1,3 +1,4 @@
+import { eventually } from '../support/metrics.js';
 import type { ConnectionLimiter } from '../../src/delivery/sessions/connection-limiter.port.js';
 import { RateLimits, type LimiterFactory } from '../../src/delivery/sessions/rate-limits.js';
 import type {
@@ -22,15 +23,6 @@ export interface SessionStoreFactories {
 
 let seq = 0;
 const unique = (name: string) => `${name}${process.pid}_${++seq}`;
-
-/** Polls `probe` until it is true (for what expires by time), failing after `ms`. */
-async function eventually(probe: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The next revocation `store` announces. */
 function nextAnnouncement(store: RevocationStore): Promise<Revocation> {
@@ -85,7 +77,11 @@ export function describeSessionStores(name: string, stores: SessionStoreFactorie
       const kept = unique('kept');
       await store.save(kept, grant('carol'), 60_000);
       let next = 0;
-      await eventually(async () => (await store.take(tickets[next++])) === null);
+      await eventually(
+        async () => (await store.take(tickets[next++])) === null,
+        5000,
+        'the ticket to expire',
+      );
       expect(await store.take(kept)).toMatchObject({ sub: 'carol' });
     });
   });
@@ -105,14 +101,15 @@ export function describeSessionStores(name: string, stores: SessionStoreFactorie
     });
 
     it('lets a lease that is not renewed expire, and keeps a renewed one', async () => {
-      const limiter = await stores.connections(300);
+      const limiter = await stores.connections(1000);
       const user = unique('u');
       expect(await limiter.acquire(lease(user, 'kept'), 2)).toBe(true);
       expect(await limiter.acquire(lease(user, 'dropped'), 2)).toBe(true);
-      // Renewed often enough to outlive the other: only `dropped`'s slot comes free.
-      const renewing = setInterval(() => void limiter.renew([lease(user, 'kept')]), 50);
+      // Renewed at a tenth of the lease, so a stalled turn cannot let it lapse:
+      // only `dropped`'s slot comes free.
+      const renewing = setInterval(() => void limiter.renew([lease(user, 'kept')]), 100);
       try {
-        await eventually(() => limiter.acquire(lease(user, 'new'), 2));
+        await eventually(() => limiter.acquire(lease(user, 'new'), 2), 5000, 'the lapsed slot');
         expect(await limiter.acquire(lease(user, 'another'), 2)).toBe(false);
       } finally {
         clearInterval(renewing);

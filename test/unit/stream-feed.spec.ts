@@ -72,7 +72,6 @@ const quiet: FeedObserver = {
 function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
   const history: EventEnvelope[] = [];
   let lost = false;
-  const viewers: FakeViewer[] = [];
   /** Ids of each batch written to the group. */
   const batches: string[][] = [];
   const seen = new WeakSet<OutgoingBatch>();
@@ -109,7 +108,6 @@ function setup(options: { snapshot?: boolean; lastId?: string } = {}) {
       seen.add(batch);
       batches.push(batch.events.map((e) => e.id));
     });
-    viewers.push(v);
     return v;
   };
   /** Adds a live member the way the gateway does: read, arm, send, activate. */

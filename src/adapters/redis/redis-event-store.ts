@@ -19,6 +19,7 @@ import {
   StreamRef,
 } from '../../core/event-store.port.js';
 import { LiveChannels } from '../../core/live-channels.js';
+import type { CircuitBreaker } from '../../core/support/circuit-breaker.js';
 
 export interface RedisStoreOptions {
   keys: RedisKeys;
@@ -27,6 +28,14 @@ export interface RedisStoreOptions {
   onError?: (context: string, error: unknown) => void;
   /** Called when a live handler throws; the others still get the batch. */
   onHandlerError?: (error: unknown, events: readonly EventEnvelope[]) => void;
+  /**
+   * Appends fail fast: at once while the connection is known to be down
+   * (`writable`, the heartbeat), and through the circuit breaker after
+   * repeated failures, so publishers get 503 in microseconds instead of each
+   * waiting out a command timeout. Reads and live delivery are not guarded;
+   * they serve viewers who can retry on their own.
+   */
+  guard?: { breaker: CircuitBreaker; writable: () => boolean };
 }
 
 /**
@@ -76,6 +85,17 @@ export class RedisEventStore implements EventStore {
   async append(
     events: PendingEvent[],
     expectations: readonly Expectation[] = [],
+  ): Promise<EventEnvelope[]> {
+    const { guard } = this.options;
+    if (!guard) return this.appendNow(events, expectations);
+    if (!guard.writable())
+      throw new UnavailableError('the event store is unreachable, retry shortly');
+    return guard.breaker.run(() => this.appendNow(events, expectations));
+  }
+
+  private async appendNow(
+    events: PendingEvent[],
+    expectations: readonly Expectation[],
   ): Promise<EventEnvelope[]> {
     const projectId = events[0]?.projectId;
     if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {

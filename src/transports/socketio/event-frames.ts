@@ -1,6 +1,6 @@
 import { constants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
-import { webSocketOf, writePreEncoded } from '../../internals/engine-io.js';
+import { webSocketOf, writePreEncoded, type PreEncodedWrite } from '../../internals/engine-io.js';
 import { negotiatedExtension } from '../../internals/ws.js';
 import type { BatchEncoder, OutgoingBatch } from '../../delivery/outgoing-batch.js';
 import type { GatewaySocket } from './socket-events.js';
@@ -72,8 +72,8 @@ type Frame = [Buffer];
 export class EventsFrame {
   /** The Socket.IO packet (`2["events",[...]]`), for transports that are not WebSocket. */
   readonly packet: string;
-  private plainFrame: Frame | null = null;
-  private deflatedFrame: Frame | null | undefined;
+  private plainWrite: PreEncodedWrite | null = null;
+  private deflatedWrite: PreEncodedWrite | null | undefined;
   private readonly payload: Buffer;
 
   constructor(json: string) {
@@ -83,22 +83,34 @@ export class EventsFrame {
   }
 
   get plain(): Frame {
-    this.plainFrame ??= [frame(this.payload, false)];
-    return this.plainFrame;
+    return this.plainSend.wsPreEncodedFrame;
   }
 
   /** The compressed frame, or null when compressing does not pay. */
   get deflated(): Frame | null {
-    if (this.deflatedFrame === undefined) {
-      this.deflatedFrame = null;
+    return this.deflatedSend?.wsPreEncodedFrame ?? null;
+  }
+
+  /** The plain frame as send options: one object for every socket of the batch. */
+  get plainSend(): PreEncodedWrite {
+    this.plainWrite ??= { wsPreEncodedFrame: [frame(this.payload, false)] };
+    return this.plainWrite;
+  }
+
+  /** The compressed frame as send options, or null when compressing does not pay. */
+  get deflatedSend(): PreEncodedWrite | null {
+    if (this.deflatedWrite === undefined) {
+      this.deflatedWrite = null;
       if (this.payload.length >= MIN_COMPRESS_BYTES) {
         const out = deflateRawSync(this.payload, DEFLATE_OPTIONS);
         // RFC 7692 7.2.1: the sync flush's trailing 00 00 ff ff is left off.
         const body = out.subarray(0, out.length - 4);
-        if (body.length < this.payload.length) this.deflatedFrame = [frame(body, true)];
+        if (body.length < this.payload.length) {
+          this.deflatedWrite = { wsPreEncodedFrame: [frame(body, true)] };
+        }
       }
     }
-    return this.deflatedFrame;
+    return this.deflatedWrite;
   }
 }
 
@@ -148,6 +160,6 @@ export const SOCKET_FRAMES: BatchEncoder<EventsFrame> = {
  */
 export function writeBatch(socket: GatewaySocket, batch: OutgoingBatch): void {
   const frames = batch.encoded(SOCKET_FRAMES);
-  const deflated = takesDeflate(socket.conn) ? frames.deflated : null;
-  writePreEncoded(socket.conn, frames.packet, deflated ?? frames.plain);
+  const deflated = takesDeflate(socket.conn) ? frames.deflatedSend : null;
+  writePreEncoded(socket.conn, frames.packet, deflated ?? frames.plainSend);
 }
