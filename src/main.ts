@@ -63,7 +63,13 @@ async function bootstrap(): Promise<void> {
     sendHttpError(res, err);
   });
   app.useGlobalFilters(new HttpErrorFilter(logger));
-  app.enableCors({ origin: config.corsOrigins, credentials: false });
+  app.enableCors({
+    origin: config.corsOrigins,
+    credentials: false,
+    // A browser may send a write's precondition and key, and read the version it gets back.
+    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key'],
+    exposedHeaders: ['ETag', 'Idempotent-Replayed', 'Retry-After'],
+  });
   app.use(securityHeaders);
   // The built dashboard (vite, `npm run build`) at `/`.
   app.useStaticAssets(DASHBOARD_DIR, {

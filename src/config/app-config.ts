@@ -29,6 +29,8 @@ export interface AppConfig {
   history: HistoryLimits;
   /** Seconds a revocation is remembered. */
   revocationTtlSeconds: number;
+  /** How long an idempotency record is kept, seconds. */
+  idempotencyTtlSeconds: number;
   socket: {
     maxMessageBytes: number;
     connectTimeoutMs: number;

@@ -104,6 +104,12 @@ export class Environment {
   /** Seconds an ended entity (finished run, done task) stays in the snapshot. Default 3600. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) SNAPSHOT_ENDED_TTL_SECONDS?: number;
 
+  /**
+   * How long an `Idempotency-Key` is remembered, seconds: a retry within it
+   * answers what the first write did and publishes nothing. Default 86400.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(604_800) IDEMPOTENCY_TTL_SECONDS?: number;
+
   /** Sockets and SSE streams per user, across the cluster. Default 5. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_CONNECTIONS_PER_USER?: number;
 

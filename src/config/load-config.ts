@@ -138,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       endedTtlSeconds: parsed.SNAPSHOT_ENDED_TTL_SECONDS ?? 3_600,
     },
     revocationTtlSeconds: parsed.REVOCATION_TTL_SECONDS ?? 86_400,
+    idempotencyTtlSeconds: parsed.IDEMPOTENCY_TTL_SECONDS ?? 86_400,
     socket: {
       maxMessageBytes: parsed.MAX_MESSAGE_BYTES ?? 64 * 1024,
       connectTimeoutMs: parsed.CONNECT_TIMEOUT_MS ?? 5000,

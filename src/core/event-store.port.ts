@@ -1,5 +1,6 @@
 import type { EventEnvelope, PendingEvent, Snapshot } from './envelope.js';
 import { GatewayError } from './errors.js';
+import type { IdempotencyClaim, IdempotencyRecord } from './idempotency.js';
 
 /** Which stream: the project's, or one run's log lines (`runId`). */
 export interface StreamRef {
@@ -93,6 +94,10 @@ export function conflict(details: ConflictDetails): GatewayError {
   );
 }
 
+/** `appendOnce`: the events appended now, or the record of the write that claimed the key first. */
+export type AppendOnceResult =
+  { replayed: false; events: EventEnvelope[] } | { replayed: true; record: IdempotencyRecord };
+
 export type LiveHandler = (batch: EventBatch) => void;
 
 /** Whether live delivery may have missed events (`interrupted`) or is whole again (`restored`). */
@@ -123,6 +128,26 @@ export interface EventStore {
    * appended and the promise rejects with `CONFLICT` (`ConflictDetails`).
    */
   append(events: PendingEvent[], expectations?: readonly Expectation[]): Promise<EventEnvelope[]>;
+  /**
+   * `append`, claiming an idempotency record in the same atomic step: when
+   * `claim.key` is already recorded, nothing is appended and the record comes
+   * back instead (whatever its fingerprint: the caller judges it). The record
+   * is checked before the expectations, so a retry of a write that went
+   * through is a replay, not a conflict with itself.
+   */
+  appendOnce(
+    events: PendingEvent[],
+    claim: IdempotencyClaim,
+    expectations?: readonly Expectation[],
+  ): Promise<AppendOnceResult>;
+  /** The record of an idempotent write of `projectId`, or null (never made, or expired). */
+  readIdempotency(projectId: string, key: string): Promise<IdempotencyRecord | null>;
+  /**
+   * The latest event of each entity named, in order, null for one the
+   * snapshot does not hold (never written, or ended and aged out): what a
+   * writer reads before a conditional append on them.
+   */
+  readEntities(projectId: string, entityKeys: readonly string[]): Promise<(EventEnvelope | null)[]>;
   /** Events after `since` (exclusive), oldest first, or `held: false`. `"0-0"` is the start. */
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult>;
   /**

@@ -1,4 +1,6 @@
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -16,6 +18,9 @@ import {
 import { ID_PATTERN } from './ids.js';
 
 /** One payload class per event type, exactly the fields of the design doc's table. */
+
+/** Dependencies one subtask may have. */
+export const MAX_SUBTASK_DEPENDENCIES = 50;
 
 export const AGENT_STATUSES = ['idle', 'busy', 'offline', 'error'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -108,6 +113,16 @@ export class SubtaskStatusChanged {
   @IsIn(SUBTASK_STATUSES)
   from: SubtaskStatus | null;
   @IsIn(SUBTASK_STATUSES) to: SubtaskStatus;
+  /**
+   * The subtasks it waits for, on the event that makes it `blocked`
+   * (optional, beyond the design's table): carried by the event so that
+   * any replica can tell, from the snapshot alone, when it is ready.
+   */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_SUBTASK_DEPENDENCIES)
+  @IsId({ each: true })
+  dependsOn?: string[];
 }
 
 export class SubtaskUnblocked {

@@ -3,6 +3,7 @@ import type { EventBatch, EventStore, HistoryLimits } from '../../src/core/event
 import { EventPublisher } from '../../src/core/publisher.js';
 import { GatewayError } from '../../src/core/errors.js';
 import { compareStreamIds } from '../../src/core/ids.js';
+import { eventually } from '../support/metrics.js';
 
 export interface OpenStore {
   store: EventStore;
@@ -449,6 +450,139 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
         expect(r.reason).toMatchObject({ code: 'CONFLICT' });
       }
       expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(2);
+    });
+
+    it('reads the latest event of each entity named, null for one it does not hold', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const created = await publisher.publish(task(projectId, 't1', 'planning'));
+      const moved = await publisher.publish(task(projectId, 't1', 'active'));
+      expect(await store.readEntities(projectId, ['task:t1', 'task:none', 'task:t1'])).toEqual([
+        moved,
+        null,
+        moved,
+      ]);
+      expect(created.id).not.toBe(moved.id);
+      expect(await store.readEntities(projectId, [])).toEqual([]);
+    });
+
+    it('does not hold an ended entity past its time for a read or a condition', async () => {
+      const { store, publisher } = await open({ endedTtlSeconds: 0 });
+      const projectId = newProject();
+      await publisher.publish(task(projectId, 't1', 'done'));
+      expect(await store.readEntities(projectId, ['task:t1'])).toEqual([null]);
+      await publisher.publishUnchecked(projectId, [task(projectId, 't1', 'planning')], 'svc', [
+        { entityKey: 'task:t1', version: null },
+      ]);
+    });
+
+    const claim = (key: string, fingerprint = 'f1', answer = '{"a":1}') => ({
+      key,
+      fingerprint,
+      answer,
+      ttlMs: 60_000,
+    });
+
+    it('appends once per idempotency key: a second claim gets the first record and appends nothing', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const first = await publisher.publishOnce(
+        projectId,
+        [task(projectId, 't1', 'planning')],
+        'svc',
+        claim('k1'),
+      );
+      expect(first).toMatchObject({ replayed: false, answer: { a: 1 } });
+      expect(first.ids).toHaveLength(1);
+      // Replayed even though the body would now conflict: the record is checked first.
+      const again = await publisher.publishOnce(
+        projectId,
+        [task(projectId, 't1', 'planning')],
+        'svc',
+        claim('k1'),
+        [{ entityKey: 'task:t1', version: null }],
+      );
+      expect(again).toEqual({ replayed: true, answer: { a: 1 }, ids: first.ids });
+      expect(await store.readIdempotency(projectId, 'k1')).toEqual({
+        fingerprint: 'f1',
+        answer: '{"a":1}',
+        ids: first.ids,
+      });
+      expect(await store.readIdempotency(projectId, 'k2')).toBeNull();
+      // Records are per project.
+      expect(await store.readIdempotency(newProject(), 'k1')).toBeNull();
+      expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(1);
+    });
+
+    it('refuses a key claimed for another request with IDEMPOTENCY_MISMATCH and appends nothing', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      await publisher.publishOnce(
+        projectId,
+        [task(projectId, 't1', 'planning')],
+        'svc',
+        claim('k'),
+      );
+      await expect(
+        publisher.publishOnce(
+          projectId,
+          [task(projectId, 't2', 'planning')],
+          'svc',
+          claim('k', 'other'),
+        ),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
+      await expect(
+        publisher.replayOf(projectId, { key: 'k', fingerprint: 'other' }),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
+      expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(1);
+    });
+
+    it('records nothing for a refused write, so its retry is judged afresh', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      await expect(
+        publisher.publishOnce(projectId, [task(projectId, 't1', 'active')], 'svc', claim('k'), [
+          { entityKey: 'task:t1', version: '1-0' },
+        ]),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      expect(await store.readIdempotency(projectId, 'k')).toBeNull();
+      const retried = await publisher.publishOnce(
+        projectId,
+        [task(projectId, 't1', 'active')],
+        'svc',
+        claim('k'),
+      );
+      expect(retried.replayed).toBe(false);
+    });
+
+    it('lets exactly one of many twins racing with one key publish, the others replaying it', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          publisher.publishOnce(projectId, [task(projectId, 't1', 'planning')], 'svc', claim('k')),
+        ),
+      );
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.ids[0])).size).toBe(1);
+      expect((await store.readLatest({ projectId }, 10)).events).toHaveLength(1);
+    });
+
+    it('forgets a record after its time', async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      await publisher.publishOnce(projectId, [task(projectId, 't1', 'planning')], 'svc', {
+        ...claim('k'),
+        ttlMs: 1,
+      });
+      await eventually(async () => (await store.readIdempotency(projectId, 'k')) === null);
+      const again = await publisher.publishOnce(
+        projectId,
+        [task(projectId, 't1', 'planning')],
+        'svc',
+        claim('k'),
+      );
+      expect(again.replayed).toBe(false);
     });
 
     it('gives a pattern subscriber only its events, and no text once the batch was filtered', async () => {

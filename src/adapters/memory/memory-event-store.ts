@@ -1,7 +1,9 @@
 import { GatewayError } from '../../core/errors.js';
 import { compareStreamIds, ZERO_ID } from '../../core/ids.js';
 import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.js';
+import type { IdempotencyClaim, IdempotencyRecord } from '../../core/idempotency.js';
 import {
+  type AppendOnceResult,
   conflict,
   streamKey,
   type EventStore,
@@ -26,6 +28,13 @@ interface Stream {
   expiresAt?: number;
 }
 
+/**
+ * Idempotency records one process keeps at most; past it the oldest go first
+ * (a retry of a write that old is then published again). Redis keeps every
+ * record for its whole window: its bound is the publish rate limit.
+ */
+export const MAX_MEMORY_IDEMPOTENCY_RECORDS = 100_000;
+
 interface ProjectState {
   latest: Map<string, EventEnvelope>;
   /** entity key -> time (ms) it ended. */
@@ -40,6 +49,7 @@ interface ProjectState {
 export class MemoryEventStore implements EventStore {
   private readonly streams = new Map<string, Stream>();
   private readonly states = new Map<string, ProjectState>();
+  private readonly records = new Map<string, { record: IdempotencyRecord; expiresAt: number }>();
   private readonly live: LiveChannels;
 
   constructor(
@@ -78,12 +88,54 @@ export class MemoryEventStore implements EventStore {
     events: PendingEvent[],
     expectations: readonly Expectation[] = [],
   ): Promise<EventEnvelope[]> {
+    return settle(() => {
+      const result = this.appendNow(events, expectations, null);
+      return result.replayed ? [] : result.events;
+    });
+  }
+
+  appendOnce(
+    events: PendingEvent[],
+    claim: IdempotencyClaim,
+    expectations: readonly Expectation[] = [],
+  ): Promise<AppendOnceResult> {
+    return settle(() => this.appendNow(events, expectations, claim));
+  }
+
+  readIdempotency(projectId: string, key: string): Promise<IdempotencyRecord | null> {
+    return Promise.resolve(this.record(`${projectId}/${key}`));
+  }
+
+  readEntities(
+    projectId: string,
+    entityKeys: readonly string[],
+  ): Promise<(EventEnvelope | null)[]> {
+    const state = this.state(projectId);
+    this.pruneEnded(state, this.now());
+    return Promise.resolve(entityKeys.map((key) => state.latest.get(key) ?? null));
+  }
+
+  private record(name: string): IdempotencyRecord | null {
+    const held = this.records.get(name);
+    if (held && held.expiresAt <= this.now()) {
+      this.records.delete(name);
+      return null;
+    }
+    return held?.record ?? null;
+  }
+
+  private appendNow(
+    events: PendingEvent[],
+    expectations: readonly Expectation[],
+    claim: IdempotencyClaim | null,
+  ): AppendOnceResult {
     const projectId = events[0]?.projectId;
     if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
-      return Promise.reject(
-        new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project'),
-      );
+      throw new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project');
     }
+    const recordName = claim ? `${projectId}/${claim.key}` : '';
+    const recorded = claim ? this.record(recordName) : null;
+    if (recorded) return { replayed: true, record: recorded };
     const now = this.now();
     const state = this.state(projectId);
     if (expectations.length > 0) {
@@ -91,7 +143,7 @@ export class MemoryEventStore implements EventStore {
       for (const { entityKey, version } of expectations) {
         const current = state.latest.get(entityKey) ?? null;
         if ((current?.id ?? null) !== version) {
-          return Promise.reject(conflict({ entityKey, version: current?.id ?? null, current }));
+          throw conflict({ entityKey, version: current?.id ?? null, current });
         }
       }
     }
@@ -129,7 +181,23 @@ export class MemoryEventStore implements EventStore {
     // subscribers synchronously.
     const batch = { events: stored, text: JSON.stringify(stored) };
     queueMicrotask(() => this.live.deliver(projectId, batch));
-    return Promise.resolve(stored);
+    if (claim) this.keep(recordName, claim, stored, now);
+    return { replayed: false, events: stored };
+  }
+
+  private keep(name: string, claim: IdempotencyClaim, stored: EventEnvelope[], now: number): void {
+    const record = {
+      fingerprint: claim.fingerprint,
+      answer: claim.answer,
+      ids: stored.map((e) => e.id),
+    };
+    this.records.delete(name);
+    this.records.set(name, { record, expiresAt: now + claim.ttlMs });
+    // Oldest first: a Map iterates in insertion order.
+    for (const [old, held] of this.records) {
+      if (this.records.size <= MAX_MEMORY_IDEMPOTENCY_RECORDS && held.expiresAt > now) break;
+      this.records.delete(old);
+    }
   }
 
   async readTypesAfter(ref: StreamRef, since: string, limit: number): Promise<ReadTypesResult> {
@@ -220,6 +288,15 @@ export class MemoryEventStore implements EventStore {
   private nextId(lastId: string, now: number): string {
     const [lastMs, lastSeq] = lastId.split('-').map(Number);
     return now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
+  }
+}
+
+/** `work`'s result, or its refusal, as a promise: the store acts at once, as the call happens. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }
 

@@ -32,6 +32,11 @@ export class RedisKeys {
     return `${this.prefix}:{${projectId}}:logs:${runId}`;
   }
 
+  /** One idempotent write's record (string, expiring): `record` is a hash of the writer and its key. */
+  idempotency(projectId: string, record: string): string {
+    return `${this.prefix}:{${projectId}}:idem:${record}`;
+  }
+
   /** Hash: `*` or project id -> revocation time (ms) for one user. */
   revocations(userId: string): string {
     return `${this.prefix}:revoked:{${userId}}`;

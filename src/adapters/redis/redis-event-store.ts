@@ -4,8 +4,10 @@ import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.
 import type { RedisKeys } from './keys.js';
 import type { RedisCommandClient } from './lua-script.js';
 import { withRedis } from './redis-errors.js';
-import { APPEND_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } from './scripts.js';
+import { APPEND_SCRIPT, ENTITIES_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } from './scripts.js';
+import type { IdempotencyClaim, IdempotencyRecord } from '../../core/idempotency.js';
 import {
+  type AppendOnceResult,
   conflict,
   type EventStore,
   type Expectation,
@@ -86,17 +88,56 @@ export class RedisEventStore implements EventStore {
     events: PendingEvent[],
     expectations: readonly Expectation[] = [],
   ): Promise<EventEnvelope[]> {
+    const result = await this.guarded(() => this.appendNow(events, expectations, null));
+    // Without a claim the script never answers a replay.
+    return result.replayed ? [] : result.events;
+  }
+
+  appendOnce(
+    events: PendingEvent[],
+    claim: IdempotencyClaim,
+    expectations: readonly Expectation[] = [],
+  ): Promise<AppendOnceResult> {
+    return this.guarded(() => this.appendNow(events, expectations, claim));
+  }
+
+  async readIdempotency(projectId: string, key: string): Promise<IdempotencyRecord | null> {
+    const text = await withRedis(() =>
+      this.client.get(this.options.keys.idempotency(projectId, key)),
+    );
+    return text === null ? null : (JSON.parse(text) as IdempotencyRecord);
+  }
+
+  async readEntities(
+    projectId: string,
+    entityKeys: readonly string[],
+  ): Promise<(EventEnvelope | null)[]> {
+    if (entityKeys.length === 0) return [];
+    const { keys, limits } = this.options;
+    const reply = (await withRedis(() =>
+      ENTITIES_SCRIPT.run(
+        this.client,
+        [keys.state(projectId), keys.ended(projectId)],
+        [limits.endedTtlSeconds * 1000, ...entityKeys],
+      ),
+    )) as string[];
+    return reply.map((text) => (text ? (JSON.parse(text) as EventEnvelope) : null));
+  }
+
+  /** Writes go through the guard (heartbeat, circuit breaker) when there is one. */
+  private guarded<T>(write: () => Promise<T>): Promise<T> {
     const { guard } = this.options;
-    if (!guard) return this.appendNow(events, expectations);
+    if (!guard) return write();
     if (!guard.writable())
-      throw new UnavailableError('the event store is unreachable, retry shortly');
-    return guard.breaker.run(() => this.appendNow(events, expectations));
+      return Promise.reject(new UnavailableError('the event store is unreachable, retry shortly'));
+    return guard.breaker.run(write);
   }
 
   private async appendNow(
     events: PendingEvent[],
     expectations: readonly Expectation[],
-  ): Promise<EventEnvelope[]> {
+    claim: IdempotencyClaim | null,
+  ): Promise<AppendOnceResult> {
     const projectId = events[0]?.projectId;
     if (projectId === undefined || events.some((e) => e.projectId !== projectId)) {
       throw new GatewayError('INVALID_PAYLOAD', 'one append takes events of exactly one project');
@@ -133,22 +174,33 @@ export class RedisEventStore implements EventStore {
     }
     args.push(expectations.length);
     for (const { entityKey, version } of expectations) args.push(entityKey, version ?? '');
+    if (claim) {
+      redisKeys.push(keys.idempotency(projectId, claim.key));
+      // The answer goes in as a JSON string, so the record parses back to the same text.
+      args.push(redisKeys.length, claim.fingerprint, JSON.stringify(claim.answer), claim.ttlMs);
+    }
     const reply = (await withRedis(() =>
       APPEND_SCRIPT.run(this.client, redisKeys, args),
     )) as string[];
+    if (reply[0] === 'REPLAY') {
+      return { replayed: true, record: JSON.parse(reply[1]) as IdempotencyRecord };
+    }
     if (reply[0] === 'CONFLICT') {
       const current = reply[2] ? (JSON.parse(reply[2]) as EventEnvelope) : null;
       throw conflict({ entityKey: reply[1], version: current?.id ?? null, current });
     }
     const ids = reply;
-    return events.map((event, i) => ({
-      id: ids[i],
-      type: event.type,
-      projectId,
-      occurredAt: event.occurredAt,
-      source: event.source,
-      data: event.data,
-    }));
+    return {
+      replayed: false,
+      events: events.map((event, i) => ({
+        id: ids[i],
+        type: event.type,
+        projectId,
+        occurredAt: event.occurredAt,
+        source: event.source,
+        data: event.data,
+      })),
+    };
   }
 
   async readAfter(ref: StreamRef, since: string, limit: number): Promise<ReadAfterResult> {

@@ -56,17 +56,29 @@ end
  * expected version (the id its snapshot entry carries; '' for none) or
  * nothing is written and the reply is {'CONFLICT', entity, its entry or ''}.
  *
- * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams.
+ * With an idempotency claim, the claim's record is looked up first: when it
+ * exists nothing is written and the reply is {'REPLAY', record}; otherwise
+ * the record ({"fingerprint", "answer", "ids"}) is written with the events.
+ *
+ * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams, then
+ *       the idempotency record when claimed.
  * ARGV: 1 channel, 2 max events, 3 max log lines, 4 log ttl s,
  *       5 ended ttl ms, 6 n, then per event:
  *       key index, body JSON, entity key ('' for none), '1' if it ends the entity;
- *       then m (absent: 0), and per expectation: entity key, expected version or ''.
+ *       then m (absent: 0), and per expectation: entity key, expected version or '';
+ *       then the record's key index (absent: 0, none), fingerprint, answer (as a JSON string), ttl ms.
  */
 export const APPEND_SCRIPT = new LuaScript(
   `${ID_HELPERS}
 local now = now_ms()
 local n = tonumber(ARGV[6])
 local m = tonumber(ARGV[7 + n * 4] or '0')
+local ib = 8 + n * 4 + m * 2
+local ik = tonumber(ARGV[ib] or '0')
+if ik > 0 then
+  local record = redis.call('GET', KEYS[ik])
+  if record then return {'REPLAY', record} end
+end
 if m > 0 then
   -- Ended entities past their time are gone for a condition as for a snapshot.
   prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
@@ -111,6 +123,11 @@ for ki in pairs(touched) do
   end
 end
 prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
+if ik > 0 then
+  local record = '{"fingerprint":"' .. ARGV[ib + 1] .. '","answer":' .. ARGV[ib + 2] ..
+    ',"ids":["' .. table.concat(ids, '","') .. '"]}'
+  redis.call('SET', KEYS[ik], record, 'PX', ARGV[ib + 3])
+end
 local message = '[' .. table.concat(fulls, ',') .. ']'
 redis.call('SPUBLISH', ARGV[1], message)
 return ids
@@ -170,5 +187,20 @@ prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[1]), now_ms())
 local last = '0-0'
 if redis.call('EXISTS', KEYS[1]) == 1 then last = stream_info(KEYS[1]) end
 return {last, redis.call('HGETALL', KEYS[2])}
+`,
+);
+
+/**
+ * The latest event of each entity named ('' for none), ended entities past
+ * their time pruned first, as a conditional append sees them.
+ *
+ * KEYS: 1 state, 2 ended. ARGV: 1 ended ttl ms, 2.. entity keys.
+ */
+export const ENTITIES_SCRIPT = new LuaScript(
+  `${ID_HELPERS}
+prune_ended(KEYS[1], KEYS[2], tonumber(ARGV[1]), now_ms())
+local out = {}
+for i = 2, #ARGV do out[i - 1] = redis.call('HGET', KEYS[1], ARGV[i]) or '' end
+return out
 `,
 );

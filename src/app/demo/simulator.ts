@@ -86,8 +86,8 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
       agentType: 'planner',
       taskId,
     });
-    await this.agents.log(projectId, plan.runId, `planning ${taskId}`);
-    await this.agents.complete(projectId, plan.runId);
+    await this.agents.log(projectId, plan.answer.runId, `planning ${taskId}`);
+    await this.agents.complete(projectId, plan.answer.runId);
     await this.tasks.moveTask(projectId, taskId, 'active');
     const ids = [`${taskId}-a`, `${taskId}-b`, `${taskId}-c`];
     await this.tasks.addSubtask(projectId, taskId, ids[0]);
@@ -119,13 +119,18 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
       await this.pause(120);
       await this.agents.log(
         projectId,
-        run.runId,
+        run.answer.runId,
         line,
         line.includes('failed: 0') ? 'info' : 'debug',
       );
     }
     if (flaky) {
-      await this.agents.fail(projectId, run.runId, 'tests failed: 1 (flaky network test)', true);
+      await this.agents.fail(
+        projectId,
+        run.answer.runId,
+        'tests failed: 1 (flaky network test)',
+        true,
+      );
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'failed');
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'ready');
       await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'in_progress');
@@ -135,10 +140,18 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
         taskId,
         subtaskId,
       });
-      await this.agents.log(projectId, retry.runId, 'retrying after flaky failure', 'warn');
-      await this.agents.complete(projectId, retry.runId, `https://example.invalid/pr/${subtaskId}`);
+      await this.agents.log(projectId, retry.answer.runId, 'retrying after flaky failure', 'warn');
+      await this.agents.complete(
+        projectId,
+        retry.answer.runId,
+        `https://example.invalid/pr/${subtaskId}`,
+      );
     } else {
-      await this.agents.complete(projectId, run.runId, `https://example.invalid/pr/${subtaskId}`);
+      await this.agents.complete(
+        projectId,
+        run.answer.runId,
+        `https://example.invalid/pr/${subtaskId}`,
+      );
     }
     await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'completed');
     await this.tasks.moveSubtask(projectId, taskId, subtaskId, 'merged');

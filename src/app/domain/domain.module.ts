@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AgentsService } from './agents/agents.service.js';
 import { DomainController } from './domain.controller.js';
+import { DomainWrites } from './domain-writes.js';
 import { ResourcesService } from './resources/resources.service.js';
 import { TasksService } from './tasks/tasks.service.js';
 
@@ -10,7 +11,7 @@ import { TasksService } from './tasks/tasks.service.js';
  */
 @Module({
   controllers: [DomainController],
-  providers: [TasksService, AgentsService, ResourcesService],
+  providers: [DomainWrites, TasksService, AgentsService, ResourcesService],
   exports: [TasksService, AgentsService, ResourcesService],
 })
 export class DomainModule {}

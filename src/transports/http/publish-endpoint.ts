@@ -11,6 +11,8 @@ import { RateLimits } from '../../delivery/sessions/rate-limits.js';
 import { toGatewayError } from './http-exception.filter.js';
 import type { FrontRoute } from './front-door.js';
 import { readJsonBody } from './json-body.js';
+import { writeConditions } from './write-headers.js';
+import type { WriteOutcome } from '../../core/idempotency.js';
 
 /** `/api/projects/:projectId/events`, optionally with a trailing slash or a query. */
 const ROUTE = /^\/api\/projects\/([^/?#]+)\/events\/?(?:[?#]|$)/i;
@@ -40,7 +42,10 @@ export class PublishEndpoint {
     @Inject(LOGGER) private readonly logger: JsonLogger,
   ) {
     this.allowedOrigins = new Set(config.corsOrigins);
+    this.idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
   }
+
+  private readonly idempotencyTtlMs: number;
 
   /** This route as a route of the `FrontDoor`: POSTs to the events URL, nothing else. */
   readonly route: FrontRoute = {
@@ -55,8 +60,9 @@ export class PublishEndpoint {
   private async serve(req: IncomingMessage, res: ServerResponse, rawProjectId: string) {
     this.allowOrigin(req, res);
     try {
-      const ids = await this.publish(req, decodeProjectId(rawProjectId));
-      send(res, 202, { ids });
+      const outcome = await this.publish(req, decodeProjectId(rawProjectId));
+      if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      send(res, 202, { ids: outcome.ids });
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === 'INTERNAL') this.logger.event('error', 'publish failed', { error: err });
@@ -70,7 +76,10 @@ export class PublishEndpoint {
     }
   }
 
-  private async publish(req: IncomingMessage, projectId: string): Promise<string[]> {
+  private async publish(
+    req: IncomingMessage,
+    projectId: string,
+  ): Promise<WriteOutcome<Record<string, never>>> {
     const principal = await this.auth.authenticate(bearerToken(req.headers.authorization));
     requireProject(principal, projectId, 'events:publish');
     await this.rateLimits.requireToken('publish', principal);
@@ -101,8 +110,15 @@ export class PublishEndpoint {
         named,
       );
     }
-    const stored = await this.bus.publishUnchecked(projectId, inputs, principal.sub);
-    return stored.map((e) => e.id);
+    const { expectedVersion, idempotency } = writeConditions(req.headers, principal.sub, {
+      method: 'POST',
+      path: `/api/projects/${projectId}/events`,
+      body,
+    });
+    return this.bus.publishRequest(projectId, inputs, principal.sub, {
+      expectedVersion,
+      claim: idempotency && { ...idempotency, answer: '{}', ttlMs: this.idempotencyTtlMs },
+    });
   }
 
   /** What the `cors` middleware answers for an allowed origin on a simple request. */
@@ -111,6 +127,7 @@ export class PublishEndpoint {
     const origin = req.headers.origin;
     if (origin !== undefined && this.allowedOrigins.has(origin)) {
       res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', 'ETag, Idempotent-Replayed, Retry-After');
     }
   }
 }

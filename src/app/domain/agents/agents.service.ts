@@ -1,15 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { EventEnvelope } from '../../../core/envelope.js';
 import { GatewayError } from '../../../core/errors.js';
-import { EventPublisher } from '../../../core/publisher.js';
-import type { AgentStatus } from '../../../core/payloads.js';
+import { conflict } from '../../../core/event-store.port.js';
 import { shortId } from '../../../core/ids.js';
-
-interface Run {
-  runId: string;
-  agentId: string;
-  startedAt: number;
-  lines: number;
-}
+import type { WriteOutcome } from '../../../core/idempotency.js';
+import type {
+  AgentRunLog,
+  AgentRunStarted,
+  AgentStatus,
+  AgentStatusChanged,
+} from '../../../core/payloads.js';
+import { DomainWrites, type WriteOptions } from '../domain-writes.js';
 
 export interface StartRun {
   agentId: string;
@@ -19,127 +20,168 @@ export interface StartRun {
   runId?: string;
 }
 
+export interface RunAnswer {
+  runId: string;
+  agentId: string;
+}
+export interface LogAnswer {
+  runId: string;
+  lineNumber: number;
+}
+
+export const agentKey = (agentId: string) => `agent:${agentId}`;
+export const runKey = (runId: string) => `run:${runId}`;
+
 /**
  * Agents and their runs: starting a run makes the agent busy, log lines are
  * numbered per run, and a run ends completed or failed (with or without a
- * retry), leaving the agent idle or in error.
+ * retry), leaving the agent idle or in error. State is the store's: an
+ * agent's is its latest `agent.status.changed`, a run is active while its
+ * latest event is `agent.run.started` (`DomainWrites` for the rest).
  */
 @Injectable()
 export class AgentsService {
-  private readonly agents = new Map<string, AgentStatus>();
-  private readonly runs = new Map<string, Run>();
+  constructor(@Inject(DomainWrites) private readonly writes: DomainWrites) {}
 
-  constructor(@Inject(EventPublisher) private readonly bus: EventPublisher) {}
-
-  async startRun(projectId: string, start: StartRun): Promise<Run> {
+  startRun(
+    projectId: string,
+    start: StartRun,
+    options: WriteOptions = {},
+  ): Promise<WriteOutcome<RunAnswer>> {
     const runId = start.runId ?? shortId('run');
-    if (this.runs.has(key(projectId, runId)))
-      throw new GatewayError('CONFLICT', `run ${runId} exists`);
-    const agentKey = key(projectId, start.agentId);
-    const previous = this.agents.get(agentKey);
-    if (previous === 'busy') throw new GatewayError('CONFLICT', `agent ${start.agentId} is busy`);
-    await this.bus.publishMany([
-      {
-        type: 'agent.status.changed',
-        projectId,
-        data: {
-          agentId: start.agentId,
-          status: 'busy',
-          ...(previous ? { previousStatus: previous } : {}),
-        },
-      },
-      {
-        type: 'agent.run.started',
-        projectId,
-        data: {
-          runId,
-          agentId: start.agentId,
-          agentType: start.agentType,
-          taskId: start.taskId,
-          ...(start.subtaskId ? { subtaskId: start.subtaskId } : {}),
-        },
-      },
-    ]);
-    this.agents.set(agentKey, 'busy');
-    const run: Run = { runId, agentId: start.agentId, startedAt: Date.now(), lines: 0 };
-    this.runs.set(key(projectId, runId), run);
-    return run;
+    const { agentId } = start;
+    return this.writes.write(projectId, agentKey(agentId), options, async (reads) => {
+      const [agent, run] = await reads.entities([agentKey(agentId), runKey(runId)]);
+      if (run) throw refused(`run ${runId} exists`, runKey(runId), run);
+      const previous = agent ? (agent.data as AgentStatusChanged).status : undefined;
+      if (previous === 'busy') throw refused(`agent ${agentId} is busy`, agentKey(agentId), agent);
+      return {
+        events: [
+          {
+            type: 'agent.status.changed',
+            projectId,
+            data: { agentId, status: 'busy', ...(previous ? { previousStatus: previous } : {}) },
+          },
+          {
+            type: 'agent.run.started',
+            projectId,
+            data: {
+              runId,
+              agentId,
+              agentType: start.agentType,
+              taskId: start.taskId,
+              ...(start.subtaskId ? { subtaskId: start.subtaskId } : {}),
+            },
+          },
+        ],
+        answer: { runId, agentId },
+      };
+    });
   }
 
-  async log(
+  /**
+   * Appends a log line numbered after the run's last one. Two writers on one
+   * run's log at the same instant may both take the same number (the log
+   * stream is not a condition of the append); the stream's ids order them.
+   */
+  log(
     projectId: string,
     runId: string,
     line: string,
     level?: 'debug' | 'info' | 'warn' | 'error',
-  ): Promise<number> {
-    const run = this.run(projectId, runId);
-    const lineNumber = run.lines + 1;
-    await this.bus.publish({
-      type: 'agent.run.log',
-      projectId,
-      data: { runId, line, lineNumber, ...(level ? { level } : {}) },
+    options: WriteOptions = {},
+  ): Promise<WriteOutcome<LogAnswer>> {
+    return this.writes.write(projectId, runKey(runId), options, async (reads) => {
+      await activeRun(reads, projectId, runId);
+      const last = await reads.lastLogLine(runId);
+      const lineNumber = last ? (last.data as AgentRunLog).lineNumber + 1 : 1;
+      return {
+        events: [
+          {
+            type: 'agent.run.log',
+            projectId,
+            data: { runId, line, lineNumber, ...(level ? { level } : {}) },
+          },
+        ],
+        answer: { runId, lineNumber },
+      };
     });
-    run.lines = lineNumber;
-    return lineNumber;
   }
 
-  async complete(projectId: string, runId: string, prUrl?: string): Promise<void> {
-    const run = this.run(projectId, runId);
-    await this.bus.publishMany([
-      {
-        type: 'agent.run.completed',
-        projectId,
-        data: {
-          runId,
-          agentId: run.agentId,
-          durationMs: Date.now() - run.startedAt,
-          ...(prUrl ? { prUrl } : {}),
-        },
-      },
-      {
-        type: 'agent.status.changed',
-        projectId,
-        data: { agentId: run.agentId, status: 'idle', previousStatus: 'busy' },
-      },
-    ]);
-    this.end(projectId, run, 'idle');
+  complete(
+    projectId: string,
+    runId: string,
+    prUrl?: string,
+    options: WriteOptions = {},
+  ): Promise<WriteOutcome<RunAnswer>> {
+    return this.writes.write(projectId, runKey(runId), options, async (reads) => {
+      const run = await activeRun(reads, projectId, runId);
+      return {
+        events: [
+          {
+            type: 'agent.run.completed',
+            projectId,
+            data: {
+              runId,
+              agentId: run.data.agentId,
+              durationMs: Math.max(0, Date.now() - Date.parse(run.occurredAt)),
+              ...(prUrl ? { prUrl } : {}),
+            },
+          },
+          {
+            type: 'agent.status.changed',
+            projectId,
+            data: { agentId: run.data.agentId, status: 'idle', previousStatus: 'busy' },
+          },
+        ],
+        answer: { runId, agentId: run.data.agentId },
+      };
+    });
   }
 
-  async fail(projectId: string, runId: string, error: string, willRetry: boolean): Promise<void> {
-    const run = this.run(projectId, runId);
-    const status: AgentStatus = willRetry ? 'idle' : 'error';
-    await this.bus.publishMany([
-      {
-        type: 'agent.run.failed',
-        projectId,
-        data: { runId, agentId: run.agentId, error, willRetry },
-      },
-      {
-        type: 'agent.status.changed',
-        projectId,
-        data: { agentId: run.agentId, status, previousStatus: 'busy' },
-      },
-    ]);
-    this.end(projectId, run, status);
-  }
-
-  activeRuns(projectId: string): Run[] {
-    const prefix = `${projectId}/`;
-    return [...this.runs.entries()].filter(([k]) => k.startsWith(prefix)).map(([, r]) => r);
-  }
-
-  private end(projectId: string, run: Run, status: AgentStatus): void {
-    this.runs.delete(key(projectId, run.runId));
-    this.agents.set(key(projectId, run.agentId), status);
-  }
-
-  private run(projectId: string, runId: string): Run {
-    const run = this.runs.get(key(projectId, runId));
-    if (!run) throw new GatewayError('NOT_FOUND', `no active run ${runId} in project ${projectId}`);
-    return run;
+  fail(
+    projectId: string,
+    runId: string,
+    error: string,
+    willRetry: boolean,
+    options: WriteOptions = {},
+  ): Promise<WriteOutcome<RunAnswer>> {
+    return this.writes.write(projectId, runKey(runId), options, async (reads) => {
+      const run = await activeRun(reads, projectId, runId);
+      const status: AgentStatus = willRetry ? 'idle' : 'error';
+      return {
+        events: [
+          {
+            type: 'agent.run.failed',
+            projectId,
+            data: { runId, agentId: run.data.agentId, error, willRetry },
+          },
+          {
+            type: 'agent.status.changed',
+            projectId,
+            data: { agentId: run.data.agentId, status, previousStatus: 'busy' },
+          },
+        ],
+        answer: { runId, agentId: run.data.agentId },
+      };
+    });
   }
 }
 
-function key(projectId: string, id: string): string {
-  return `${projectId}/${id}`;
+/** The run's start while it is active (its latest event), or NOT_FOUND. */
+async function activeRun(
+  reads: { entities(keys: readonly string[]): Promise<(EventEnvelope | null)[]> },
+  projectId: string,
+  runId: string,
+): Promise<EventEnvelope<'agent.run.started'>> {
+  const [run] = await reads.entities([runKey(runId)]);
+  if (run?.type !== 'agent.run.started') {
+    throw new GatewayError('NOT_FOUND', `no active run ${runId} in project ${projectId}`);
+  }
+  return run as EventEnvelope<'agent.run.started'> & { data: AgentRunStarted };
+}
+
+function refused(message: string, entityKey: string, current: EventEnvelope | null): GatewayError {
+  const details = conflict({ entityKey, version: current?.id ?? null, current }).details;
+  return new GatewayError('CONFLICT', message, details);
 }
