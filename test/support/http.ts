@@ -9,9 +9,14 @@ export interface HttpResult<T = unknown> {
 export async function http<T = any>(
   method: string,
   url: string,
-  options: { token?: string; body?: unknown; rawBody?: string } = {},
+  options: {
+    token?: string;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<HttpResult<T>> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
