@@ -438,21 +438,22 @@ describe('publish API: If-Match and Idempotency-Key', () => {
     const { port } = new URL(stack.replicas[0].url);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
-    socket.end(
-      [
-        `POST /api/projects/${p}/events HTTP/1.1`,
-        'Host: localhost',
-        `Authorization: Bearer ${svc}`,
-        'Content-Type: application/json',
-        'Idempotency-Key: cut-1',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        '',
-        body,
-      ].join('\r\n'),
-    );
-    // Gone before the answer: whatever the server says goes nowhere.
+    const request = [
+      `POST /api/projects/${p}/events HTTP/1.1`,
+      'Host: localhost',
+      `Authorization: Bearer ${svc}`,
+      'Content-Type: application/json',
+      'Idempotency-Key: cut-1',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n');
+    // The whole request sent; once the server has taken it (its event is
+    // in the stream) the connection is cut without its answer ever being
+    // read: what a producer sees when its timeout or a reset strikes.
+    socket.write(request);
+    await eventually(async () => (await streamLength(p)) === 1, 10_000, 'the request to land');
     socket.destroy();
-    await eventually(async () => (await streamLength(p)) === 1, 10_000, 'the cut request to land');
     const retry = await publish(1, p, JSON.parse(body), { 'Idempotency-Key': 'cut-1' });
     expect(retry.status).toBe(202);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
