@@ -19,6 +19,9 @@ import type {
 import { ID_PATTERN, STREAM_ID_PATTERN } from '../core/ids.js';
 import { isValidPattern } from '../core/pattern.js';
 
+/** A run id, or `*` (every run). */
+const RUN_OR_ALL = /^(?:\*|[A-Za-z0-9_-]{1,64})$/;
+
 @ValidatorConstraint({ name: 'eventPattern' })
 class EventPatternRule implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
@@ -53,10 +56,11 @@ export class LogsSubscribeDto implements LogsSubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 
-  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  /** One run, or `*` for every run of the project. */
+  @Matches(RUN_OR_ALL, { message: 'runId must be * or match ^[A-Za-z0-9_-]{1,64}$' })
   runId: string;
 
-  /** An id of the run's own log stream. */
+  /** An id of the run's own log stream (one run only). */
   @IsOptional()
   @Matches(STREAM_ID_PATTERN, { message: 'since must be a stream id like 1732185600000-0' })
   since?: string;
@@ -66,7 +70,7 @@ export class LogsUnsubscribeDto implements LogsUnsubscribeRequest {
   @Matches(ID_PATTERN, { message: 'projectId must match ^[A-Za-z0-9_-]{1,64}$' })
   projectId: string;
 
-  @Matches(ID_PATTERN, { message: 'runId must match ^[A-Za-z0-9_-]{1,64}$' })
+  @Matches(RUN_OR_ALL, { message: 'runId must be * or match ^[A-Za-z0-9_-]{1,64}$' })
   runId: string;
 }
 

@@ -19,6 +19,7 @@ import type { LogsSubscribeOk, SubscribeOk } from '../protocol/socket-events.js'
 import { cancelled, Replays, StalledViewer, type Replay } from './replays.js';
 import { StreamFeed, type FeedMember, type FeedObserver, type FeedSource } from './stream-feed.js';
 import type { Viewer } from './viewer.js';
+import { RunFollowers } from './run-followers.js';
 
 interface ViewerSubscription {
   key: string;
@@ -59,6 +60,8 @@ export class SubscriptionService {
   private readonly bySocket = new Map<string, Map<string, ViewerSubscription>>();
   /** Replays after `since`: their reads, the bytes they hold, their pacing. */
   private readonly replays: Replays;
+  /** Viewers following every run of a project. */
+  private readonly followers: RunFollowers;
 
   constructor(
     private readonly store: EventStore,
@@ -87,6 +90,16 @@ export class SubscriptionService {
       set('bus_channels', this.store.listeningProjects().length);
       metrics.slowViewers.set(counts.slow);
     });
+    this.followers = new RunFollowers(
+      store,
+      {
+        followRun: (viewer, stream) => this.subscribeLogs(viewer, stream, () => undefined),
+        unfollowRun: (viewer, stream) => this.unsubscribe(viewer, stream),
+        roomFor: (viewer) =>
+          config.limits.maxSubscriptionsPerSocket - (this.bySocket.get(viewer.id)?.size ?? 0),
+      },
+      logger,
+    );
     this.pacer = new BatchPacer(config.batchWindowMs);
     this.pacer.start();
     metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
@@ -178,6 +191,19 @@ export class SubscriptionService {
     );
   }
 
+  /**
+   * Follows every run of the project, those in progress and those that start
+   * later (`RunFollowers`); resolves with the runs followed at once.
+   */
+  followRuns(socket: Viewer, projectId: string): Promise<string[]> {
+    return this.followers.follow(socket, projectId);
+  }
+
+  /** Stops following every run of the project, and the run subscriptions following took. */
+  unfollowRuns(socket: Viewer, projectId: string): void {
+    this.followers.unfollow(socket, projectId);
+  }
+
   unsubscribe(socket: Viewer, stream: StreamRef): void {
     this.remove(socket, streamKey(stream));
   }
@@ -187,6 +213,9 @@ export class SubscriptionService {
    * `keep` refuses; returns the projects dropped.
    */
   dropProjects(socket: Viewer, keep: (projectId: string) => boolean): string[] {
+    for (const projectId of this.followers.followedBy(socket)) {
+      if (!keep(projectId)) this.followers.unfollow(socket, projectId);
+    }
     const subs = this.bySocket.get(socket.id);
     if (!subs) return [];
     const dropped = new Set<string>();
@@ -201,6 +230,9 @@ export class SubscriptionService {
 
   /** Drops every subscription of a connection (when it closes). */
   dropConnection(socket: Viewer): void {
+    for (const projectId of this.followers.followedBy(socket)) {
+      this.followers.unfollow(socket, projectId);
+    }
     const subs = this.bySocket.get(socket.id);
     if (!subs) return;
     for (const key of [...subs.keys()]) this.remove(socket, key);
@@ -215,6 +247,7 @@ export class SubscriptionService {
     timers: number;
     slow: number;
     groups: number;
+    runFollowers: number;
   } {
     let subscriptions = 0;
     for (const subs of this.bySocket.values()) subscriptions += subs.size;
@@ -233,6 +266,7 @@ export class SubscriptionService {
       timers,
       slow,
       groups,
+      runFollowers: this.followers.size,
     };
   }
 

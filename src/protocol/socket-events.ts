@@ -30,8 +30,12 @@ export interface UnsubscribeRequest {
   projectId: string;
 }
 
+/** `runId` of `logs:subscribe` / `logs:unsubscribe` that means every run of the project. */
+export const ALL_RUNS = '*';
+
 export interface LogsSubscribeRequest {
   projectId: string;
+  /** One run, or `*`: every run in progress and every run that starts later. */
   runId: string;
   /** An id of the run's own log stream. */
   since?: string;
@@ -39,6 +43,7 @@ export interface LogsSubscribeRequest {
 
 export interface LogsUnsubscribeRequest {
   projectId: string;
+  /** One run, or `*`: stop following every run (and the runs following took). */
   runId: string;
 }
 
@@ -57,10 +62,12 @@ export interface SubscribeOk {
 }
 
 export interface LogsSubscribeOk {
-  /** Id in the run's own log stream; lines after it follow. */
+  /** Id in the run's own log stream; lines after it follow (`0-0` when following every run). */
   position: string;
   replayed: number;
   resync?: true;
+  /** Following every run (`runId: "*"`): the runs in progress, now followed. */
+  runs?: string[];
 }
 
 export interface ClientToServerEvents {

@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { EventEnvelope } from '../../src/core/envelope.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
 import { TestStack } from '../support/stack.js';
 import { serviceToken, token } from '../support/tokens.js';
 import { Viewer } from '../support/viewer.js';
+import { SseReader } from '../support/sse-client.js';
 
 /**
  * `logs:subscribe` / `logs:unsubscribe`: one run's log lines, to the viewers
@@ -39,10 +41,9 @@ describe('log streams', () => {
     expect(res.status).toBe(202);
     return res.body.ids as string[];
   };
-  const linesOf = (v: Viewer) =>
-    v.events
-      .filter((e) => e.type === 'agent.run.log')
-      .map((e) => (e.data as { line: string }).line);
+  const linesIn = (events: EventEnvelope[]) =>
+    events.filter((e) => e.type === 'agent.run.log').map((e) => (e.data as { line: string }).line);
+  const linesOf = (v: Viewer) => linesIn(v.events);
 
   beforeAll(async () => {
     stack = await TestStack.start({
@@ -170,6 +171,132 @@ describe('log streams', () => {
     });
     expect(await v.emit('logs:subscribe', { projectId: 'mine', runId: 'r1' })).toMatchObject({
       ok: true,
+    });
+  });
+
+  describe('following every run (runId "*", SSE runs=all)', () => {
+    const started = (runId: string) => ({
+      type: 'agent.run.started',
+      data: { runId, agentId: `agent-${runId}`, agentType: 'worker', taskId: 't1' },
+    });
+    const ended = (runId: string) => ({
+      type: 'agent.run.completed',
+      data: { runId, agentId: `agent-${runId}`, durationMs: 1 },
+    });
+    const publish = async (projectId: string, body: unknown) => {
+      const res = await http('POST', `${replicas[0].url}/api/projects/${projectId}/events`, {
+        token: svc,
+        body,
+      });
+      expect(res.status).toBe(202);
+    };
+    const count = (lines: string[], line: string) => lines.filter((l) => l === line).length;
+
+    it('follows the runs in progress (with their lines so far) and every run started later, each line once', async () => {
+      const p = project();
+      await publish(p, started('r1'));
+      await log(p, 'r1', ['r1-a']);
+      const follower = await connect(replicas[1]);
+      expect(await follower.emit('logs:subscribe', { projectId: p, runId: '*' })).toEqual({
+        ok: true,
+        position: '0-0',
+        replayed: 0,
+        runs: ['r1'],
+      });
+      await follower.until((events) => linesIn(events).includes('r1-a'));
+
+      await publish(p, started('r2'));
+      await log(p, 'r2', ['r2-a']);
+      await log(p, 'r1', ['r1-b']);
+      await follower.until(
+        (events) => linesIn(events).includes('r2-a') && linesIn(events).includes('r1-b'),
+      );
+      const lines = linesOf(follower);
+      for (const line of ['r1-a', 'r1-b', 'r2-a'])
+        expect([line, count(lines, line)]).toEqual([line, 1]);
+
+      // Unfollowing drops every run following took; a direct viewer of r1 marks the moment.
+      const sentinel = await connect(replicas[1]);
+      await sentinel.emit('logs:subscribe', { projectId: p, runId: 'r1' });
+      expect(await follower.emit('logs:unsubscribe', { projectId: p, runId: '*' })).toEqual({
+        ok: true,
+      });
+      await log(p, 'r1', ['r1-c']);
+      await sentinel.until((events) => linesIn(events).includes('r1-c'));
+      expect(linesOf(follower)).not.toContain('r1-c');
+    });
+
+    it('stays within the per-connection subscription limit: an ended run makes room, runs all in progress do not', async () => {
+      const limited = await GatewayProcess.start(stack.env({ MAX_SUBSCRIPTIONS_PER_SOCKET: '2' }));
+      try {
+        const p = project();
+        const follower = await connect(limited);
+        const sentinel = await connect(replicas[1]);
+        expect(await follower.emit('logs:subscribe', { projectId: p, runId: '*' })).toMatchObject({
+          ok: true,
+          runs: [],
+        });
+        await publish(p, [started('r1'), started('r2')]);
+        await log(p, 'r1', ['r1-a']);
+        await log(p, 'r2', ['r2-a']);
+        await follower.until(
+          (events) => linesIn(events).includes('r1-a') && linesIn(events).includes('r2-a'),
+        );
+        // At the limit with both in progress: r3 is not followed.
+        await publish(p, started('r3'));
+        await sentinel.emit('logs:subscribe', { projectId: p, runId: 'r3' });
+        await log(p, 'r3', ['r3-a']);
+        await sentinel.until((events) => linesIn(events).includes('r3-a'));
+        // r1 ends: the next run takes its place.
+        await publish(p, ended('r1'));
+        await publish(p, started('r4'));
+        await log(p, 'r4', ['r4-a']);
+        await follower.until((events) => linesIn(events).includes('r4-a'));
+        await log(p, 'r2', ['r2-b']);
+        await follower.until((events) => linesIn(events).includes('r2-b'));
+        expect(linesOf(follower)).not.toContain('r3-a');
+      } finally {
+        await limited.kill();
+      }
+    }, 30_000);
+
+    it('over SSE: runs=all streams every run’s lines, new runs included, as unnamed frames without ids', async () => {
+      const p = project();
+      await publish(p, started('r1'));
+      await log(p, 'r1', ['r1-a']);
+      const reader = await SseReader.open(`${replicas[1].url}/api/projects/${p}/events?runs=all`, {
+        authorization: `Bearer ${token()}`,
+      });
+      try {
+        await reader.until((r) => r.named('ready').length === 1);
+        const lineFrames = () =>
+          reader.messages
+            .filter((m) => m.event === 'message' && m.data.includes('agent.run.log'))
+            .map((m) => ({
+              id: m.id,
+              line: (JSON.parse(m.data) as { data: { line: string } }).data.line,
+            }));
+        await reader.until(() => lineFrames().some((f) => f.line === 'r1-a'));
+        await publish(p, started('r2'));
+        await log(p, 'r2', ['r2-a']);
+        await reader.until(() => lineFrames().some((f) => f.line === 'r2-a'));
+        expect(lineFrames()).toEqual([
+          { id: undefined, line: 'r1-a' },
+          { id: undefined, line: 'r2-a' },
+        ]);
+      } finally {
+        reader.close();
+      }
+    });
+
+    it('refuses a bad runId with a coded error', async () => {
+      const v = await connect(replicas[0]);
+      for (const runId of ['**', 'a*', '']) {
+        expect(await v.emit('logs:subscribe', { projectId: project(), runId })).toMatchObject({
+          ok: false,
+          error: { code: 'INVALID_PAYLOAD' },
+        });
+      }
     });
   });
 });

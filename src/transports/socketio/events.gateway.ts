@@ -10,6 +10,8 @@ import { Authenticator } from '../../delivery/auth/authenticator.js';
 import { canAccessProject, type Principal } from '../../delivery/auth/principal.js';
 import { Sessions } from '../../delivery/sessions/sessions.js';
 import { GatewayError } from '../../core/errors.js';
+import { ZERO_ID } from '../../core/ids.js';
+import { ALL_RUNS } from '../../protocol/socket-events.js';
 import { LOGGER, type JsonLogger } from '../../core/support/json-logger.js';
 import { TokenBucket } from '../../core/support/token-bucket.js';
 import { validateDto } from '../../core/support/validate-dto.js';
@@ -113,13 +115,16 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     }),
     'logs:subscribe': route(LogsSubscribeDto, (socket, dto, ack: Ack<LogsSubscribeOk>) => {
       this.requireAccess(socket, dto.projectId);
-      return this.subscriptions.subscribeLogs(socket.data.connection, dto, ack);
+      const viewer = socket.data.connection;
+      if (dto.runId !== ALL_RUNS) return this.subscriptions.subscribeLogs(viewer, dto, ack);
+      return this.subscriptions
+        .followRuns(viewer, dto.projectId)
+        .then((runs) => ack({ ok: true, position: ZERO_ID, replayed: 0, runs }));
     }),
     'logs:unsubscribe': route(LogsUnsubscribeDto, (socket, dto, ack: (r: { ok: true }) => void) => {
-      this.subscriptions.unsubscribe(socket.data.connection, {
-        projectId: dto.projectId,
-        runId: dto.runId,
-      });
+      const viewer = socket.data.connection;
+      if (dto.runId === ALL_RUNS) this.subscriptions.unfollowRuns(viewer, dto.projectId);
+      else this.subscriptions.unsubscribe(viewer, { projectId: dto.projectId, runId: dto.runId });
       ack({ ok: true });
     }),
     'auth:refresh': route(

@@ -137,6 +137,10 @@ export class SseController {
       return;
     }
     this.streams.add(stream);
+    if (query.runs === 'all') {
+      await this.subscriptions.followRuns(stream, projectId).catch(() => stream.end());
+      return;
+    }
     for (const runId of query.runs) {
       await this.subscriptions
         .subscribeLogs(stream, { projectId, runId }, () => undefined)
@@ -181,7 +185,8 @@ interface SseQuery {
   ticket?: string;
   since?: string;
   types?: string[];
-  runs: string[];
+  /** Runs whose log lines to follow, or `all`: every run of the project, new ones included. */
+  runs: string[] | 'all';
 }
 
 /** Query and Last-Event-ID, validated: INVALID_PAYLOAD with every problem listed. */
@@ -213,7 +218,7 @@ function parseQuery(req: Request): SseQuery {
     problems.push({ path: 'types', problem: 'must be up to 32 event patterns such as agent.*' });
   }
   const runsRaw = single('runs');
-  const runs = runsRaw?.split(',').filter(Boolean) ?? [];
+  const runs = runsRaw === 'all' ? [] : (runsRaw?.split(',').filter(Boolean) ?? []);
   if (runs.length > MAX_RUNS || !runs.every(isId)) {
     problems.push({
       path: 'runs',
@@ -226,6 +231,6 @@ function parseQuery(req: Request): SseQuery {
     ...(ticket !== undefined ? { ticket } : {}),
     ...(since !== undefined ? { since } : {}),
     ...(types && types.length > 0 ? { types } : {}),
-    runs: [...new Set(runs)],
+    runs: runsRaw === 'all' ? 'all' : [...new Set(runs)],
   };
 }
