@@ -1,3 +1,4 @@
+import type { EventPayloads, EventType } from '../core/registry.js';
 import { fullJitterDelay } from './backoff.js';
 import { LogFeed, ProjectFeed } from './project-feed.js';
 import { TokenSource } from './token-source.js';
@@ -5,14 +6,40 @@ import { PollingTransport } from './transports/polling.js';
 import { SseTransport } from './transports/sse.js';
 import type { Transport, TransportHost } from './transports/transport.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { OutgoingQueue } from './outgoing-queue.js';
 import {
+  errorFromResponse,
   GatewayClientError,
+  type PublishOptions,
+  type PublishResult,
   type EventEnvelope,
   type ClientOptions,
   type ConnectionState,
   type SubscribeOptions,
   type TransportName,
 } from './types.js';
+
+/**
+ * One event as `publish` takes it: its type and that type's payload (a wrong
+ * payload for a known type is a compile error); the project is the call's.
+ */
+export type PublishEvent = {
+  [T in EventType]: { type: T; data: EventPayloads[T]; source?: string };
+}[EventType];
+
+interface OutgoingWrite {
+  projectId: string;
+  body: PublishEvent | PublishEvent[];
+  key: string;
+  ifMatch?: string;
+}
+
+/** A random idempotency key: 128 bits, hex. */
+function randomKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 type StateListener = (state: ConnectionState, transport: TransportName | null) => void;
 
@@ -56,6 +83,13 @@ export class GatewayClient {
     this.tokens = new TokenSource(options.token, options.refreshBeforeMs ?? 60_000, (token) =>
       this.current?.refresh(token),
     );
+    this.outgoing = new OutgoingQueue({
+      send: (write) => this.sendWrite(write),
+      maxQueued: options.maxQueuedWrites ?? 1000,
+      ttlMs: options.writeTtlMs ?? 300_000,
+      initialBackoffMs: options.initialBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+    });
     this.schedule(0);
   }
 
@@ -104,6 +138,78 @@ export class GatewayClient {
     };
   }
 
+  /**
+   * Publishes events (one, or up to 100 all or nothing) through the HTTP
+   * publish API, with a token that has `events:publish`. Writes are sent in
+   * the order they were made; one the gateway cannot take now (network
+   * down, 429, 5xx, no answer within `writeTimeoutMs`) waits in a bounded
+   * queue and is retried with backoff, and at once when the connection is
+   * back, under the same idempotency key, so it is published exactly once.
+   * Rejects with the gateway's code (`INVALID_PAYLOAD`, `FORBIDDEN`,
+   * `CONFLICT`...), or `QUEUE_FULL`, `EXPIRED` or `CLOSED`.
+   */
+  publish(
+    projectId: string,
+    events: PublishEvent | PublishEvent[],
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    return this.outgoing.enqueue({
+      projectId,
+      body: events,
+      key: options.idempotencyKey ?? randomKey(),
+      ...(options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
+    });
+  }
+
+  /** Writes made with `publish` and not yet answered. */
+  get queuedWrites(): number {
+    return this.outgoing.size;
+  }
+
+  private readonly outgoing: OutgoingQueue<OutgoingWrite, PublishResult>;
+
+  /** One attempt at a queued write. */
+  private async sendWrite(write: OutgoingWrite, tokenRefreshed = false): Promise<PublishResult> {
+    const token = await this.tokens.get();
+    const url = `${this.currentUrl()}/api/projects/${encodeURIComponent(write.projectId)}/events`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': write.key,
+          ...(write.ifMatch !== undefined ? { 'if-match': `"${write.ifMatch}"` } : {}),
+        },
+        body: JSON.stringify(write.body),
+        signal: AbortSignal.timeout(this.options.writeTimeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      // No answer: not sent, or sent and its answer lost. The key makes a retry safe either way.
+      throw new GatewayClientError(
+        'UNAVAILABLE',
+        `publish not answered: ${String(err)}`,
+        false,
+        true,
+      );
+    }
+    if (res.status === 202) {
+      const { ids } = (await res.json()) as { ids: string[] };
+      return { ids, replayed: res.headers.get('idempotent-replayed') === 'true' };
+    }
+    const error = await errorFromResponse(res);
+    if (
+      error.code === 'UNAUTHORIZED' &&
+      !tokenRefreshed &&
+      typeof this.options.token !== 'string'
+    ) {
+      await this.tokens.fetch();
+      return this.sendWrite(write, true);
+    }
+    throw error;
+  }
+
   /** The last id applied for a project (what a resume starts from). */
   lastId(projectId: string): string | null {
     return this.feeds.get(projectId)?.lastId ?? null;
@@ -111,6 +217,7 @@ export class GatewayClient {
 
   close(): void {
     this.closed = true;
+    this.outgoing.close();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.tokens.stop();
@@ -235,7 +342,7 @@ export class GatewayClient {
 
   private async probe(rank: number): Promise<void> {
     if (this.closed || this.connecting || !this.current) return;
-    const baseUrl = this.urls[(this.urlIndex - 1 + this.urls.length) % this.urls.length];
+    const baseUrl = this.currentUrl();
     for (const name of this.preferred.slice(0, rank)) {
       const transport = this.create(name, this.host(baseUrl));
       try {
@@ -255,7 +362,13 @@ export class GatewayClient {
     }
   }
 
+  /** The URL connected to last (or being tried): where writes go too. */
+  private currentUrl(): string {
+    return this.urls[(this.urlIndex - 1 + this.urls.length) % this.urls.length];
+  }
+
   private setState(state: ConnectionState): void {
+    if (state === 'live') this.outgoing.wake();
     const transport = this.transport;
     if (state === this.currentState && this.lastNotified === transport) return;
     this.currentState = state;

@@ -1,4 +1,5 @@
-export { GatewayClient } from './gateway-client.js';
+export { GatewayClient, type PublishEvent } from './gateway-client.js';
+export { OutgoingQueue } from './outgoing-queue.js';
 export { fullJitterDelay } from './backoff.js';
 export { SseParser, type SseMessage } from './sse-parser.js';
 export { tokenExpiry } from './token-source.js';
@@ -7,6 +8,8 @@ export {
   type ClientOptions,
   type ConnectionState,
   type EventEnvelope,
+  type PublishOptions,
+  type PublishResult,
   type Snapshot,
   type SubscribeOptions,
   type TransportName,

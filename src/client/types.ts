@@ -41,6 +41,12 @@ export interface ClientOptions {
   upgradeProbeMs?: number;
   /** How long a transport may take to become live before the next one is tried. Default 5000. */
   connectTimeoutMs?: number;
+  /** `publish`: writes waiting for the gateway at most; one more is refused with `QUEUE_FULL`. Default 1000. */
+  maxQueuedWrites?: number;
+  /** `publish`: how long a write may wait, ms; past it, it is refused with `EXPIRED`. Default 300000 (5 min). */
+  writeTtlMs?: number;
+  /** `publish`: how long one attempt may take before it counts as lost and is retried, ms. Default 10000. */
+  writeTimeoutMs?: number;
 }
 
 /** A client-side failure with the gateway's code. */
@@ -50,6 +56,8 @@ export class GatewayClientError extends Error {
     message: string,
     /** True when retrying cannot help (bad token): the client goes offline. */
     readonly fatal = false,
+    /** True when the same request may succeed later (network down, 429, 503): a queued write waits and retries. */
+    readonly retriable = false,
   ) {
     super(message);
     this.name = 'GatewayClientError';
@@ -66,5 +74,27 @@ export async function errorFromResponse(res: Response): Promise<GatewayClientErr
     code,
     body.error?.message ?? `HTTP ${res.status}`,
     code === 'UNAUTHORIZED',
+    RETRIABLE_STATUSES.has(res.status),
   );
+}
+
+/** Answers after which the same request may succeed: rate limited, or the gateway or its store unavailable. */
+const RETRIABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/** One write of events through `GatewayClient.publish`. */
+export interface PublishOptions {
+  /**
+   * The write's `Idempotency-Key` (1 to 128 visible ASCII characters).
+   * Default: a random one per call. Give your own to make a write you may
+   * repeat (after a crash of your process, say) count once.
+   */
+  idempotencyKey?: string;
+  /** `If-Match`: the version (event id) the one entity these events name must be at. */
+  ifMatch?: string;
+}
+
+export interface PublishResult {
+  ids: string[];
+  /** True when the gateway had this key already: the first write's ids, nothing published now. */
+  replayed: boolean;
 }

@@ -234,6 +234,75 @@ describe('client library against real replicas', () => {
     }
   }, 40_000);
 
+  it('keeps publishes made while the gateway is stopped, in order, and delivers each exactly once after it restarts', async () => {
+    const gateway = await GatewayProcess.start(stack.env());
+    const env = stack.env({ PORT: String(gateway.port) });
+    let restarted: GatewayProcess | null = null;
+    try {
+      const p = project();
+      const publisher = new GatewayClient({
+        url: gateway.url,
+        token: svc,
+        transports: ['websocket'],
+        initialBackoffMs: 100,
+        maxBackoffMs: 500,
+      });
+      clients.push(publisher);
+      publisher.subscribe(p);
+      await eventually(() => Promise.resolve(publisher.state === 'live'));
+      const first = await publisher.publish(p, {
+        type: 'task.status.changed',
+        data: { taskId: 'before', from: null, to: 'active' },
+      });
+      expect(first).toEqual({ ids: [expect.any(String)], replayed: false });
+
+      await gateway.kill('SIGKILL');
+      const writes = Array.from({ length: 20 }, (_, i) =>
+        publisher.publish(p, {
+          type: 'task.status.changed',
+          data: { taskId: `t${i}`, from: null, to: 'active' },
+        }),
+      );
+      expect(publisher.queuedWrites).toBe(20);
+      restarted = await GatewayProcess.start(env);
+      const results = await Promise.all(writes);
+      expect(publisher.queuedWrites).toBe(0);
+
+      const stored = await stack.client.xrange(`${stack.prefix}:{${p}}:events`, '-', '+');
+      const taskIds = stored.map(
+        ([, f]) => (JSON.parse(f[1]) as { data: { taskId: string } }).data.taskId,
+      );
+      expect(taskIds).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => `t${i}`)]);
+      expect(results.map((r) => r.ids[0])).toEqual(stored.slice(1).map(([id]) => id));
+    } finally {
+      await restarted?.kill();
+    }
+  }, 60_000);
+
+  it('reports a publish it cannot keep: over the bound at once, past its time when it expires, refused ones with their code', async () => {
+    const gateway = await GatewayProcess.start(stack.env());
+    const p = project();
+    const c = new GatewayClient({
+      url: gateway.url,
+      token: svc,
+      transports: ['websocket'],
+      maxQueuedWrites: 2,
+      writeTtlMs: 300,
+      initialBackoffMs: 50,
+      maxBackoffMs: 100,
+    });
+    clients.push(c);
+    const bad = c.publish(p, { type: 'nope.unknown', data: {} } as never);
+    await expect(bad).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+    await gateway.kill('SIGKILL');
+    const task = (taskId: string) =>
+      ({ type: 'task.status.changed', data: { taskId, from: null, to: 'active' } }) as const;
+    const waiting = [c.publish(p, task('a')), c.publish(p, task('b'))];
+    await expect(c.publish(p, task('c'))).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+    for (const w of waiting) await expect(w).rejects.toMatchObject({ code: 'EXPIRED' });
+    expect(c.queuedWrites).toBe(0);
+  }, 30_000);
+
   it('goes offline with an error for a token the gateway refuses', async () => {
     const errors: string[] = [];
     const c = new GatewayClient({
