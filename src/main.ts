@@ -67,7 +67,13 @@ async function bootstrap(): Promise<void> {
     origin: config.corsOrigins,
     credentials: false,
     // A browser may send a write's precondition and key, and read the version it gets back.
-    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key'],
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'If-Match',
+      'If-None-Match',
+      'Idempotency-Key',
+    ],
     exposedHeaders: ['ETag', 'Idempotent-Replayed', 'Retry-After'],
   });
   app.use(securityHeaders);
