@@ -77,7 +77,7 @@ export const PROFILE_NODE_ARGS = [
  * resolves with the status, or `error:<code>` when the request itself failed
  * (ECONNRESET, say), so a refusal can be told from a failure on the way.
  */
-export function postJson(url, { agent, token, body }) {
+export function postJson(url, { agent, token, body, headers = {} }) {
   return new Promise((resolve) => {
     const req = request(
       url,
@@ -88,6 +88,7 @@ export function postJson(url, { agent, token, body }) {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
           authorization: `Bearer ${token}`,
+          ...headers,
         },
       },
       (res) => {

@@ -79,7 +79,14 @@ export class ValidationPlan {
         };
         // Anything but `true` (false, a promise, a truthy non-boolean) is
         // class-validator's to settle.
-        if (constraint.instance.validate(value, args) !== true) return false;
+        if (rule.each) {
+          // `each` over an array: every element must pass. Anything else
+          // (a Set, a Map, not a collection) is class-validator's to settle.
+          if (!Array.isArray(value)) return false;
+          for (const element of value as unknown[]) {
+            if (constraint.instance.validate(element, args) !== true) return false;
+          }
+        } else if (constraint.instance.validate(value, args) !== true) return false;
       }
     }
     return true;
@@ -87,8 +94,7 @@ export class ValidationPlan {
 
   /**
    * The rules `validateSync` applies to `cls`, or null for anything beyond
-   * plain property rules (nested objects, `each`, promises, async
-   * constraints): those keep going through class-validator every time.
+   * plain property rules (nested objects, promises, async constraints): those keep going through class-validator every time.
    */
   private static compile(cls: new () => object): ValidationPlan | null {
     const storage = getMetadataStorage();
@@ -115,7 +121,6 @@ export class ValidationPlan {
           break;
         case ValidationTypes.IS_DEFINED:
         case ValidationTypes.CUSTOM_VALIDATION:
-          if (rule.each) return null;
           for (const constraint of storage.getTargetValidatorConstraints(rule.constraintCls)) {
             if (constraint.async) return null;
             property.checks.push({ rule, constraint });
