@@ -12,6 +12,8 @@ import { SSE_TICKET_STORE } from '../delivery/sessions/ticket-store.port.js';
 import { openStores, type Stores } from './stores.js';
 
 /** All of the gateway's stores (see `openStores`). */
+import { PRESENCE_LEASES } from '../delivery/agents/presence-leases.port.js';
+
 export const STORES = Symbol('Stores');
 
 class StoresShutdown implements OnApplicationShutdown {
@@ -45,6 +47,7 @@ const fromStores = <K extends keyof Stores>(token: symbol, key: K) => ({
     fromStores(SSE_TICKET_STORE, 'tickets'),
     fromStores(CONNECTION_LIMITER, 'connections'),
     fromStores(STORE_HEALTH, 'health'),
+    fromStores(PRESENCE_LEASES, 'presence'),
     {
       provide: EventPublisher,
       inject: [STORES, GatewayMetrics],
@@ -62,6 +65,7 @@ const fromStores = <K extends keyof Stores>(token: symbol, key: K) => ({
             handshakesPerMinute: config.limits.handshakesPerMinute,
             publishPerSecond: config.limits.publishPerSecond,
             readsPerSecond: config.limits.readsPerSecond,
+            commandsPerSecond: config.limits.commandsPerSecond,
           },
           stores.limiters,
         ),
@@ -75,6 +79,7 @@ const fromStores = <K extends keyof Stores>(token: symbol, key: K) => ({
     SSE_TICKET_STORE,
     CONNECTION_LIMITER,
     STORE_HEALTH,
+    PRESENCE_LEASES,
     EventPublisher,
     RateLimits,
   ],

@@ -15,6 +15,9 @@ import { MemoryEventStore } from '../adapters/memory/memory-event-store.js';
 import { memoryLimiters } from '../adapters/memory/memory-rate-limiter.js';
 import { MemoryRevocationStore } from '../adapters/memory/memory-revocation-store.js';
 import { MemoryTicketStore } from '../adapters/memory/memory-ticket-store.js';
+import { MemoryPresenceLeases } from '../adapters/memory/memory-presence-leases.js';
+import { RedisPresenceLeases } from '../adapters/redis/redis-presence-leases.js';
+import type { PresenceLeases } from '../delivery/agents/presence-leases.port.js';
 import { RedisKeys } from '../adapters/redis/keys.js';
 import { RedisConnectionLimiter } from '../adapters/redis/redis-connection-limiter.js';
 import { RedisConnections } from '../adapters/redis/redis-connections.js';
@@ -30,6 +33,7 @@ export interface Stores {
   tickets: SseTicketStore;
   connections: ConnectionLimiter;
   limiters: LimiterFactory;
+  presence: PresenceLeases;
   health: StoreHealth;
   /** The Redis connections (null when embedded), for what else needs Redis: the Socket.IO adapter's config. */
   redis: RedisConnections | null;
@@ -63,6 +67,7 @@ export function openStores(
       tickets: new MemoryTicketStore(),
       connections: new MemoryConnectionLimiter(config.limits.connectionLeaseSeconds * 1000),
       limiters: memoryLimiters,
+      presence: new MemoryPresenceLeases(),
       health: { status: () => 'embedded' },
       redis: null,
       close: () => Promise.resolve(),
@@ -128,6 +133,7 @@ async function redisStores(
       config.limits.connectionLeaseSeconds * 1000,
     ),
     limiters: redisLimiters(redis.command, keys),
+    presence: new RedisPresenceLeases(redis.command, keys),
     health: { status: () => (redis.isReady() ? 'ready' : 'down') },
     redis,
     close: () => redis.close(),

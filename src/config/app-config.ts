@@ -31,6 +31,16 @@ export interface AppConfig {
   revocationTtlSeconds: number;
   /** How long an idempotency record is kept, seconds. */
   idempotencyTtlSeconds: number;
+  agents: {
+    /** An agent whose replica died is offline after this, ms. */
+    presenceTimeoutMs: number;
+    /** A command not accepted within this expires, ms. */
+    commandTtlMs: number;
+    /** Unfinished commands per agent per project. */
+    queueMaxPerAgent: number;
+    /** Largest command args, JSON bytes. */
+    commandMaxBytes: number;
+  };
   socket: {
     maxMessageBytes: number;
     connectTimeoutMs: number;
@@ -48,6 +58,8 @@ export interface AppConfig {
     publishPerSecond: number;
     /** Snapshot and history reads per second per token. */
     readsPerSecond: number;
+    /** Commands per second per user. */
+    commandsPerSecond: number;
   };
   redis: {
     commandTimeoutMs: number;

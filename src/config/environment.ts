@@ -110,6 +110,35 @@ export class Environment {
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(604_800) IDEMPOTENCY_TTL_SECONDS?: number;
 
+  /**
+   * How soon an agent whose replica died is published offline, ms: its
+   * presence lease lives this long without renewal (renewed every third of
+   * it). Default 15000.
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(3000)
+  @Max(600_000)
+  AGENT_PRESENCE_TIMEOUT_MS?: number;
+
+  /** How long a command waits for its agent to accept it, ms; then it expires. Default 60000. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(86_400_000) COMMAND_TTL_MS?: number;
+
+  /** Commands one user may send per second, across the cluster. Default 5. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) RATE_LIMIT_COMMANDS_PER_SECOND?: number;
+
+  /** Commands waiting (not yet finished) for one agent in one project. Default 100. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  COMMAND_QUEUE_MAX_PER_AGENT?: number;
+
+  /** Largest command `args`, as JSON bytes. Default 16384. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(256) @Max(1_048_576) COMMAND_MAX_BYTES?: number;
+
   /** Sockets and SSE streams per user, across the cluster. Default 5. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) MAX_CONNECTIONS_PER_USER?: number;
 

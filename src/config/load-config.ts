@@ -139,6 +139,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     revocationTtlSeconds: parsed.REVOCATION_TTL_SECONDS ?? 86_400,
     idempotencyTtlSeconds: parsed.IDEMPOTENCY_TTL_SECONDS ?? 86_400,
+    agents: {
+      presenceTimeoutMs: parsed.AGENT_PRESENCE_TIMEOUT_MS ?? 15_000,
+      commandTtlMs: parsed.COMMAND_TTL_MS ?? 60_000,
+      queueMaxPerAgent: parsed.COMMAND_QUEUE_MAX_PER_AGENT ?? 100,
+      commandMaxBytes: parsed.COMMAND_MAX_BYTES ?? 16_384,
+    },
     socket: {
       maxMessageBytes: parsed.MAX_MESSAGE_BYTES ?? 64 * 1024,
       connectTimeoutMs: parsed.CONNECT_TIMEOUT_MS ?? 5000,
@@ -153,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       handshakesPerMinute: parsed.RATE_LIMIT_HANDSHAKES_PER_MINUTE ?? 120,
       publishPerSecond: parsed.RATE_LIMIT_PUBLISH_PER_SECOND ?? 200,
       readsPerSecond: parsed.RATE_LIMIT_READS_PER_SECOND ?? 20,
+      commandsPerSecond: parsed.RATE_LIMIT_COMMANDS_PER_SECOND ?? 5,
     },
     redis: {
       commandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS ?? 2000,

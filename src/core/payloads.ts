@@ -1,5 +1,7 @@
 import {
   ArrayMaxSize,
+  IsISO8601,
+  IsObject,
   IsArray,
   IsBoolean,
   IsIn,
@@ -136,4 +138,56 @@ export class SystemResourceSampled {
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(100) cpuPercent: number;
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(100) memoryPercent: number;
   @IsOptional() @IsInt() @Min(0) queueDepth?: number;
+}
+
+export const PRESENCE_STATES = ['online', 'offline'] as const;
+/** Longest free text of a command result or failure. */
+export const MAX_COMMAND_TEXT = 4000;
+
+/** An agent connected to (online) or gone from (offline) the gateway, and where. */
+export class AgentPresenceChanged {
+  @IsId() agentId: string;
+  @IsIn(PRESENCE_STATES) to: (typeof PRESENCE_STATES)[number];
+  /** The replica the agent is (or was) connected to. */
+  @IsString() @MaxLength(128) replica: string;
+}
+
+/** A command for an agent, as a dashboard asked for it. `args` are the command type's payload. */
+export class CommandRequested {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
+  @IsString() @Matches(/^[a-z]+(?:\.[a-z]+)+$/) @MaxLength(64) command: string;
+  @IsObject() args: Record<string, unknown>;
+  /** The `sub` of the dashboard's token. */
+  @IsString() @MaxLength(256) requestedBy: string;
+  /** When it expires if no agent has accepted it (ISO 8601). */
+  @IsISO8601() expiresAt: string;
+}
+
+export class CommandAccepted {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
+}
+
+export class CommandCompleted {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
+  @IsOptional() @IsString() @MaxLength(MAX_COMMAND_TEXT) result?: string;
+}
+
+export class CommandFailed {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
+  @IsString() @MaxLength(MAX_COMMAND_TEXT) error: string;
+}
+
+export class CommandInterrupted {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
+  @IsString() @MaxLength(256) requestedBy: string;
+}
+
+export class CommandExpired {
+  @IsId() commandId: string;
+  @IsId() agentId: string;
 }

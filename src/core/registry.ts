@@ -1,4 +1,11 @@
 import {
+  AgentPresenceChanged,
+  CommandAccepted,
+  CommandCompleted,
+  CommandExpired,
+  CommandFailed,
+  CommandInterrupted,
+  CommandRequested,
   AgentRunCompleted,
   AgentRunFailed,
   AgentRunLog,
@@ -21,6 +28,13 @@ export interface EventPayloads {
   'subtask.status.changed': SubtaskStatusChanged;
   'subtask.unblocked': SubtaskUnblocked;
   'system.resource.sampled': SystemResourceSampled;
+  'agent.presence.changed': AgentPresenceChanged;
+  'command.requested': CommandRequested;
+  'command.accepted': CommandAccepted;
+  'command.completed': CommandCompleted;
+  'command.failed': CommandFailed;
+  'command.interrupted': CommandInterrupted;
+  'command.expired': CommandExpired;
 }
 export type EventType = keyof EventPayloads;
 
@@ -96,7 +110,52 @@ export const EVENT_REGISTRY: Registry = {
     ends: never,
     coalesce: true,
   },
+  'agent.presence.changed': {
+    payload: AgentPresenceChanged,
+    entityKey: (d) => `presence:${d.agentId}`,
+    ends: never,
+    coalesce: true,
+  },
+  // A command is one entity through its steps: its latest event is its state.
+  'command.requested': {
+    payload: CommandRequested,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: never,
+  },
+  'command.accepted': {
+    payload: CommandAccepted,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: never,
+  },
+  'command.completed': {
+    payload: CommandCompleted,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: () => true,
+  },
+  'command.failed': {
+    payload: CommandFailed,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: () => true,
+  },
+  'command.interrupted': {
+    payload: CommandInterrupted,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: () => true,
+  },
+  'command.expired': {
+    payload: CommandExpired,
+    entityKey: (d) => `command:${d.commandId}`,
+    ends: () => true,
+  },
 };
+
+/** A command's final events: after one of them nothing more happens to it. */
+export const FINAL_COMMAND_EVENTS: ReadonlySet<string> = new Set([
+  'command.completed',
+  'command.failed',
+  'command.interrupted',
+  'command.expired',
+]);
 
 export const EVENT_TYPES = Object.keys(EVENT_REGISTRY) as EventType[];
 

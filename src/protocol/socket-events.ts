@@ -70,7 +70,52 @@ export interface LogsSubscribeOk {
   runs?: string[];
 }
 
+/** `command:request`, from a dashboard whose token has `agents:command` for the project. */
+export interface CommandRequest {
+  projectId: string;
+  agentId: string;
+  /** A registered command type: `agent.instruct`, `run.interrupt`, `task.retry`. */
+  command: string;
+  /** The command type's payload. */
+  args: Record<string, unknown>;
+  /** Give one to make a retried request count once; else the gateway makes one. */
+  commandId?: string;
+}
+
+export interface CommandInterruptRequest {
+  projectId: string;
+  commandId: string;
+}
+
+/** An agent's report on a command it was given (`projectId` optional: the gateway knows it). */
+export interface CommandReport {
+  commandId: string;
+  projectId?: string;
+}
+export interface CommandCompletedReport extends CommandReport {
+  result?: string;
+}
+export interface CommandFailedReport extends CommandReport {
+  error: string;
+}
+
+/** What an agent receives for each command: at least once, the same `commandId` each time. */
+export interface CommandDelivery {
+  commandId: string;
+  projectId: string;
+  command: string;
+  args: Record<string, unknown>;
+  requestedBy: string;
+  /** Already accepted by this agent before (a redelivery after a reconnect). */
+  accepted: boolean;
+}
+
 export interface ClientToServerEvents {
+  'command:request': (payload: CommandRequest, ack: Ack<{ commandId: string }>) => void;
+  'command:interrupt': (payload: CommandInterruptRequest, ack: Ack<Record<string, never>>) => void;
+  'command:accepted': (payload: CommandReport, ack: Ack<Record<string, never>>) => void;
+  'command:completed': (payload: CommandCompletedReport, ack: Ack<Record<string, never>>) => void;
+  'command:failed': (payload: CommandFailedReport, ack: Ack<Record<string, never>>) => void;
   subscribe: (payload: SubscribeRequest, ack: Ack<SubscribeOk>) => void;
   unsubscribe: (payload: UnsubscribeRequest, ack: Ack<Record<string, never>>) => void;
   'logs:subscribe': (payload: LogsSubscribeRequest, ack: Ack<LogsSubscribeOk>) => void;
@@ -92,6 +137,8 @@ export interface LaggedPayload {
 }
 
 export interface ServerToClientEvents {
+  command: (payload: CommandDelivery) => void;
+  'command:interrupt': (payload: { commandId: string; projectId: string }) => void;
   events: (events: EventEnvelope[]) => void;
   'subscription:resync': (payload: ResyncPayload) => void;
   'subscription:lagged': (payload: LaggedPayload) => void;

@@ -83,7 +83,12 @@ describe('redis session stores across replicas', () => {
     expect(await new RedisConnectionLimiter(b.command, shared, 60_000).acquire(lease('y'), 1)).toBe(
       false,
     );
-    const limits = { handshakesPerMinute: 1, publishPerSecond: 1, readsPerSecond: 1 };
+    const limits = {
+      handshakesPerMinute: 1,
+      publishPerSecond: 1,
+      readsPerSecond: 1,
+      commandsPerSecond: 1,
+    };
     const here = new RateLimits(limits, redisLimiters(a.command, shared));
     const there = new RateLimits(limits, redisLimiters(b.command, shared));
     expect(await here.handshake('10.0.0.1')).toEqual({ ok: true });

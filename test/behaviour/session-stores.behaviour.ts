@@ -118,7 +118,24 @@ export function describeSessionStores(name: string, stores: SessionStoreFactorie
   });
 
   describe(`rate limits behaviour: ${name}`, () => {
-    const limits = { handshakesPerMinute: 3, publishPerSecond: 2, readsPerSecond: 2 };
+    const limits = {
+      handshakesPerMinute: 3,
+      publishPerSecond: 2,
+      readsPerSecond: 2,
+      commandsPerSecond: 2,
+    };
+
+    it('counts commands per user, and refuses one past the limit with RATE_LIMITED', async () => {
+      const rateLimits = new RateLimits(limits, await stores.limiters());
+      const user = unique('operator');
+      await rateLimits.requireCommand(user);
+      await rateLimits.requireCommand(user);
+      await expect(rateLimits.requireCommand(user)).rejects.toMatchObject({
+        code: 'RATE_LIMITED',
+        retryAfterSeconds: 1,
+      });
+      await rateLimits.requireCommand(unique('operator'));
+    });
 
     it('lets a key through up to its limit, then refuses it with a retry delay', async () => {
       const rateLimits = new RateLimits(limits, await stores.limiters());

@@ -52,6 +52,11 @@ export class RedisKeys {
     return `${this.prefix}:conns:{${userId}}`;
   }
 
+  /** Sorted set: presence lease -> expiry (ms) of every connected agent, held by its replica. */
+  presenceLeases(): string {
+    return `${this.prefix}:{agents}:presence`;
+  }
+
   /** One SSE ticket (string, expiring): the grant it stands for. */
   sseTicket(ticket: string): string {
     return `${this.prefix}:sse-ticket:${ticket}`;

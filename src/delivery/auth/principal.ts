@@ -5,6 +5,8 @@ export interface Principal {
   /** Projects this principal may see; `'*'` for all. */
   projects: '*' | ReadonlySet<string>;
   scopes: ReadonlySet<string>;
+  /** `agent` for an agent (its `sub` is the agent id); absent for people and services. */
+  role?: 'agent';
   /** `exp` in ms since the epoch. */
   expiresAt: number;
   /** `iat` in ms since the epoch. */

@@ -110,10 +110,17 @@ function toPrincipal(claims: JWTPayload): Principal {
   }
   const rawScope: unknown = claims['scope'] ?? '';
   if (typeof rawScope !== 'string') throw unauthorized('scope claim must be a string');
+  const role: unknown = claims['role'];
+  if (role !== undefined && role !== 'agent')
+    throw unauthorized('role claim must be "agent" or absent');
+  if (role === 'agent' && (projects === '*' || !isId(claims.sub))) {
+    throw unauthorized('an agent token names its projects, and its sub is an agent id');
+  }
   return {
     sub: claims.sub,
     projects,
     scopes: new Set(rawScope.split(' ').filter(Boolean)),
+    ...(role === 'agent' ? { role } : {}),
     expiresAt: claims.exp * 1000,
     issuedAt: claims.iat * 1000,
     revoked: NO_REVOCATIONS,

@@ -7,6 +7,7 @@ export interface RateLimitOptions {
   handshakesPerMinute: number;
   publishPerSecond: number;
   readsPerSecond: number;
+  commandsPerSecond: number;
 }
 
 /**
@@ -32,11 +33,13 @@ export class RateLimits {
   private readonly handshakes: RateLimiterAbstract;
   private readonly publishes: RateLimiterAbstract;
   private readonly reads: RateLimiterAbstract;
+  private readonly commands: RateLimiterAbstract;
 
   constructor(options: RateLimitOptions, make: LimiterFactory) {
     this.handshakes = make('handshake', options.handshakesPerMinute, 60);
     this.publishes = make('publish', options.publishPerSecond, 1);
     this.reads = make('read', options.readsPerSecond, 1);
+    this.commands = make('command', options.commandsPerSecond, 1);
   }
 
   /** One handshake from `address` (a client IP). */
@@ -52,6 +55,19 @@ export class RateLimits {
   /** One snapshot or history read with the token identified by `tokenKey`. */
   read(tokenKey: string): Promise<LimitResult> {
     return consume(this.reads, tokenKey);
+  }
+
+  /** One command from user `sub`, across the cluster; RATE_LIMITED past the limit. */
+  async requireCommand(sub: string): Promise<void> {
+    const limit = await consume(this.commands, sub);
+    if (!limit.ok) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        'command rate limit exceeded',
+        undefined,
+        limit.retryAfterSeconds,
+      );
+    }
   }
 
   /**

@@ -37,6 +37,14 @@ import type {
   SubscribeOk,
 } from './socket-events.js';
 import { SubscriptionService } from '../../delivery/subscription.service.js';
+import { AgentsService, type AgentConnection } from '../../delivery/agents/agents.service.js';
+import {
+  CommandCompletedDto,
+  CommandFailedDto,
+  CommandInterruptDto,
+  CommandReportDto,
+  CommandRequestDto,
+} from '../../delivery/agents/command.dto.js';
 
 /** Window over which RATE_LIMITED answers are counted towards a disconnect. */
 const ABUSE_WINDOW_MS = 10_000;
@@ -68,6 +76,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   constructor(
     @Inject(SubscriptionService) private readonly subscriptions: SubscriptionService,
+    @Inject(AgentsService) private readonly agents: AgentsService,
     @Inject(Sessions) private readonly sessions: Sessions,
     @Inject(Authenticator) private readonly auth: Authenticator,
     @Inject(ConnectionLeases) private readonly leases: ConnectionLeases,
@@ -92,6 +101,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     socket.conn.on('packet', this.countPacket);
     socket.onAny(this.listener);
     this.sessions.open(connection);
+    if (socket.data.principal.role === 'agent') this.connectAgent(socket);
     // The handshake (headers, address, query) is built and checked by now, and
     // nothing reads the upgrade request again; engine.io would hold it, its
     // raw headers and streams for the life of the connection. Socket.IO's
@@ -127,6 +137,33 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       else this.subscriptions.unsubscribe(viewer, { projectId: dto.projectId, runId: dto.runId });
       ack({ ok: true });
     }),
+    'command:request': route(
+      CommandRequestDto,
+      (socket, dto, ack: (r: { ok: true; commandId: string }) => void) =>
+        this.agents
+          .request(socket.data.principal, dto)
+          .then((commandId) => ack({ ok: true, commandId })),
+    ),
+    'command:interrupt': route(CommandInterruptDto, (socket, dto, ack: (r: { ok: true }) => void) =>
+      this.agents
+        .interrupt(socket.data.principal, dto.projectId, dto.commandId)
+        .then(() => ack({ ok: true })),
+    ),
+    'command:accepted': route(CommandReportDto, (socket, dto, ack: (r: { ok: true }) => void) =>
+      this.agents
+        .accepted(agentOf(socket), socket.id, dto.commandId, dto.projectId)
+        .then(() => ack({ ok: true })),
+    ),
+    'command:completed': route(CommandCompletedDto, (socket, dto, ack: (r: { ok: true }) => void) =>
+      this.agents
+        .completed(agentOf(socket), socket.id, dto.commandId, dto.projectId, dto.result)
+        .then(() => ack({ ok: true })),
+    ),
+    'command:failed': route(CommandFailedDto, (socket, dto, ack: (r: { ok: true }) => void) =>
+      this.agents
+        .failed(agentOf(socket), socket.id, dto.commandId, dto.projectId, dto.error)
+        .then(() => ack({ ok: true })),
+    ),
     'auth:refresh': route(
       AuthRefreshDto,
       (socket, dto, ack: (r: { ok: true; expiresAt: string }) => void) =>
@@ -236,11 +273,38 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   handleDisconnect(socket: GatewaySocket): void {
     this.metrics.connectedSockets.dec();
-    const { connection } = socket.data;
+    const { connection, agent } = socket.data;
+    if (agent) {
+      this.agents
+        .disconnect(agent)
+        .catch((error: unknown) =>
+          this.logger.event('warn', 'agent disconnect failed', { socket: socket.id, error }),
+        );
+    }
     if (connection) {
       this.subscriptions.dropConnection(connection);
       this.sessions.close(connection);
     }
+  }
+
+  /** An agent's socket: online in its projects, and the place its commands are handed to. */
+  private connectAgent(socket: GatewaySocket): void {
+    const { principal } = socket.data;
+    const agent: AgentConnection = {
+      id: socket.id,
+      agentId: principal.sub,
+      projects: principal.projects === '*' ? [] : [...principal.projects],
+      isOpen: () => socket.connected,
+      command: (delivery) => socket.emit('command', delivery),
+      interrupt: (projectId, commandId) =>
+        socket.emit('command:interrupt', { projectId, commandId }),
+    };
+    socket.data.agent = agent;
+    this.agents.connect(agent).catch((error: unknown) => {
+      // Without presence and routing the agent cannot work: it reconnects and tries again.
+      this.logger.event('warn', 'agent connect failed', { socket: socket.id, error });
+      socket.disconnect(true);
+    });
   }
 
   private requireAccess(socket: GatewaySocket, projectId: string): void {
@@ -267,4 +331,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.sessions.renewed(socket.data.connection);
     return principal;
   }
+}
+
+/** The principal of an agent's socket; FORBIDDEN for any other kind of client. */
+function agentOf(socket: GatewaySocket): Principal {
+  const { principal } = socket.data;
+  if (principal.role !== 'agent') {
+    throw new GatewayError('FORBIDDEN', 'only an agent (token role agent) reports on commands');
+  }
+  return principal;
 }

@@ -7,6 +7,7 @@ import type {
 import type { Principal } from '../../delivery/auth/principal.js';
 import type { TokenBucket } from '../../core/support/token-bucket.js';
 import type { SocketConnection } from './socket-connection.js';
+import type { AgentConnection } from '../../delivery/agents/agents.service.js';
 
 export type { ServerToClientEvents };
 export type { Ack, Failure, LogsSubscribeOk, SubscribeOk } from '../../protocol/socket-events.js';
@@ -22,6 +23,8 @@ export interface SocketData {
   connection: SocketConnection;
   /** Its client messages' rate limit: every inbound packet takes a token. */
   messages: TokenBucket;
+  /** Set for an agent's socket (token role `agent`): where its commands go. */
+  agent?: AgentConnection;
   /** When its recent RATE_LIMITED answers were sent (abuse check); absent until one is. */
   rejections?: number[];
 }
