@@ -1,4 +1,3 @@
-import type { EventPayloads, EventType } from '../core/registry.js';
 import { fullJitterDelay } from './backoff.js';
 import { LogFeed, ProjectFeed } from './project-feed.js';
 import { TokenSource } from './token-source.js';
@@ -7,8 +6,10 @@ import { SseTransport } from './transports/sse.js';
 import type { Transport, TransportHost } from './transports/transport.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import { OutgoingQueue } from './outgoing-queue.js';
+import { postWrite, randomKey, type OutgoingWrite, type PublishEvent } from './http-writes.js';
+
+export type { PublishEvent };
 import {
-  errorFromResponse,
   GatewayClientError,
   type PublishOptions,
   type PublishResult,
@@ -18,28 +19,6 @@ import {
   type SubscribeOptions,
   type TransportName,
 } from './types.js';
-
-/**
- * One event as `publish` takes it: its type and that type's payload (a wrong
- * payload for a known type is a compile error); the project is the call's.
- */
-export type PublishEvent = {
-  [T in EventType]: { type: T; data: EventPayloads[T]; source?: string };
-}[EventType];
-
-interface OutgoingWrite {
-  projectId: string;
-  body: PublishEvent | PublishEvent[];
-  key: string;
-  ifMatch?: string;
-}
-
-/** A random idempotency key: 128 bits, hex. */
-function randomKey(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 type StateListener = (state: ConnectionState, transport: TransportName | null) => void;
 
@@ -169,45 +148,13 @@ export class GatewayClient {
   private readonly outgoing: OutgoingQueue<OutgoingWrite, PublishResult>;
 
   /** One attempt at a queued write. */
-  private async sendWrite(write: OutgoingWrite, tokenRefreshed = false): Promise<PublishResult> {
-    const token = await this.tokens.get();
-    const url = `${this.currentUrl()}/api/projects/${encodeURIComponent(write.projectId)}/events`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'idempotency-key': write.key,
-          ...(write.ifMatch !== undefined ? { 'if-match': `"${write.ifMatch}"` } : {}),
-        },
-        body: JSON.stringify(write.body),
-        signal: AbortSignal.timeout(this.options.writeTimeoutMs ?? 10_000),
-      });
-    } catch (err) {
-      // No answer: not sent, or sent and its answer lost. The key makes a retry safe either way.
-      throw new GatewayClientError(
-        'UNAVAILABLE',
-        `publish not answered: ${String(err)}`,
-        false,
-        true,
-      );
-    }
-    if (res.status === 202) {
-      const { ids } = (await res.json()) as { ids: string[] };
-      return { ids, replayed: res.headers.get('idempotent-replayed') === 'true' };
-    }
-    const error = await errorFromResponse(res);
-    if (
-      error.code === 'UNAUTHORIZED' &&
-      !tokenRefreshed &&
-      typeof this.options.token !== 'string'
-    ) {
-      await this.tokens.fetch();
-      return this.sendWrite(write, true);
-    }
-    throw error;
+  private sendWrite(write: OutgoingWrite): Promise<PublishResult> {
+    return postWrite(write, {
+      baseUrl: this.currentUrl(),
+      tokens: this.tokens,
+      refreshable: typeof this.options.token !== 'string',
+      timeoutMs: this.options.writeTimeoutMs ?? 10_000,
+    });
   }
 
   /** The last id applied for a project (what a resume starts from). */
