@@ -122,7 +122,7 @@ export class AgentClient {
     socket.on('connect', () => {
       this.attempt = 0;
       this.logs.wake();
-      for (const report of this.unacked.values()) this.send(report);
+      for (const report of this.unacked.values()) void this.send(report);
       for (const waiter of this.waiters.splice(0)) waiter();
     });
     const retry = () => {
@@ -180,14 +180,16 @@ export class AgentClient {
     if (this.running.has(commandId)) return;
     const done = this.finished.get(commandId);
     if (done) {
-      this.send(done);
+      void this.send(done);
       return;
     }
     const handler = this.handlers.get(delivery.command);
     const controller = new AbortController();
     this.running.set(commandId, controller);
-    if (!delivery.accepted)
-      this.send({ event: 'command:accepted', payload: { commandId, projectId } });
+    // The final report goes after the acceptance was answered, so the two never cross.
+    const acceptance = delivery.accepted
+      ? Promise.resolve()
+      : this.send({ event: 'command:accepted', payload: { commandId, projectId } });
     const runId = this.options.runIdOf?.(delivery) ?? commandId;
     const context: CommandContext = {
       commandId,
@@ -218,7 +220,8 @@ export class AgentClient {
       this.running.delete(commandId);
       this.lineNumbers.delete(runId);
       this.remember(commandId, report);
-      this.send(report);
+      await acceptance;
+      void this.send(report);
     })();
   }
 
@@ -230,17 +233,27 @@ export class AgentClient {
     }
   }
 
-  /** Sends a report; it stays unacknowledged (sent again on reconnect) until the gateway answers. */
-  private send(report: Report): void {
+  /**
+   * Sends a report; it stays unacknowledged (sent again on reconnect) until
+   * the gateway answers. Resolves on the answer, or at once when offline
+   * (the report goes out on reconnect, in the order it was made).
+   */
+  private send(report: Report): Promise<void> {
     const key = `${report.event}:${report.payload.commandId}`;
     this.unacked.set(key, report);
-    if (!this.socket.connected) return;
-    const ack: Ack<Record<string, never>> = (reply) => {
-      // Any answer settles it: done, or refused for good (the command already
-      // ended: interrupted, expired). Only a lost connection sends it again.
-      if (reply.ok || reply.error.code !== 'UNAVAILABLE') this.unacked.delete(key);
-    };
-    this.socket.emit(report.event, report.payload, ack);
+    const socket = this.socket;
+    if (!socket.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const ack: Ack<Record<string, never>> = (reply) => {
+        // Any answer settles it: done, or refused for good (the command already
+        // ended: interrupted, expired). Only a lost connection sends it again.
+        if (reply.ok || reply.error.code !== 'UNAVAILABLE') this.unacked.delete(key);
+        resolve();
+      };
+      socket.emit(report.event, report.payload, ack);
+      // A connection lost before the answer: the report waits for the next one.
+      socket.once('disconnect', () => resolve());
+    });
   }
 
   private log(

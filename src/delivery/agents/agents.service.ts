@@ -18,6 +18,9 @@ import { canAccessProject, hasScope, type Principal } from '../auth/principal.js
 import type { RateLimits } from '../sessions/rate-limits.js';
 import type { PresenceLeases } from './presence-leases.port.js';
 
+/** Tries of an agent report that finds its command moved under it. */
+const STEP_ATTEMPTS = 3;
+
 /** The scope a dashboard's token needs to send commands to a project's agents. */
 export const COMMAND_SCOPE = 'agents:command';
 
@@ -305,17 +308,28 @@ export class AgentsService {
       throw new GatewayError('NOT_FOUND', `no command ${commandId} for this agent`);
     }
     const key = `command:${commandId}`;
-    const [state] = (await this.store.readEntities(projectId, [key])) as (CommandState | null)[];
-    if (!state || state.data.agentId !== agent.sub) {
-      throw new GatewayError('NOT_FOUND', `no command ${commandId} for this agent`);
+    // Reports of one command may cross (its completion sent before its
+    // acceptance was written): one that finds the command moved reads again.
+    for (let attempt = 1; ; attempt++) {
+      const [state] = (await this.store.readEntities(projectId, [key])) as (CommandState | null)[];
+      if (!state || state.data.agentId !== agent.sub) {
+        throw new GatewayError('NOT_FOUND', `no command ${commandId} for this agent`);
+      }
+      if (FINAL_COMMAND_EVENTS.has(state.type)) throw ended(key, state);
+      const event = next(state);
+      if (!event) return;
+      try {
+        await this.publish(projectId, { ...event, projectId } as PublishInput, [
+          { entityKey: key, version: state.id },
+        ]);
+      } catch (err) {
+        const moved = err instanceof GatewayError && err.code === 'CONFLICT';
+        if (moved && attempt < STEP_ATTEMPTS) continue;
+        throw err;
+      }
+      if (FINAL_COMMAND_EVENTS.has(event.type)) held?.delivered.delete(commandId);
+      return;
     }
-    if (FINAL_COMMAND_EVENTS.has(state.type)) throw ended(key, state);
-    const event = next(state);
-    if (!event) return;
-    await this.publish(projectId, { ...event, projectId } as PublishInput, [
-      { entityKey: key, version: state.id },
-    ]);
-    if (FINAL_COMMAND_EVENTS.has(event.type)) held?.delivered.delete(commandId);
   }
 
   private async publish(
@@ -332,27 +346,47 @@ export class AgentsService {
     return stored;
   }
 
+  /**
+   * The lease first, then the online event: a replica that dies in between
+   * leaves a lease that expires, and the agent is published offline; the
+   * other order could leave it online for ever.
+   */
   private async online(connection: AgentConnection, projectId: string): Promise<Lease> {
     const { agentId } = connection;
+    const { replica } = this.options;
+    const member = JSON.stringify([projectId, agentId, connection.id, replica]);
+    await this.leases.hold(member, Date.now() + this.options.presenceTimeoutMs);
     const event = await this.publish(projectId, {
       type: 'agent.presence.changed',
       projectId,
-      data: { agentId, to: 'online', replica: this.options.replica },
+      data: { agentId, to: 'online', replica },
     });
-    const member = JSON.stringify([projectId, agentId, connection.id, event.id]);
-    await this.leases.hold(member, Date.now() + this.options.presenceTimeoutMs);
     return { member, projectId, version: event.id };
   }
 
+  /** A lease expired: offline, if the agent is still online through that replica. */
+  private async expired(member: string): Promise<void> {
+    const [projectId, agentId, , replica] = JSON.parse(member) as string[];
+    const [presence] = await this.store.readEntities(projectId, [`presence:${agentId}`]);
+    const data = presence?.data as { to?: string; replica?: string } | undefined;
+    if (!presence || data?.to !== 'online' || data.replica !== replica) return;
+    await this.offline(agentId, projectId, presence.id, replica);
+  }
+
   /** Offline, on the condition that nothing changed the presence since `version` (a reconnect elsewhere). */
-  private async offline(agentId: string, projectId: string, version: string): Promise<void> {
+  private async offline(
+    agentId: string,
+    projectId: string,
+    version: string,
+    replica = this.options.replica,
+  ): Promise<void> {
     try {
       await this.publish(
         projectId,
         {
           type: 'agent.presence.changed',
           projectId,
-          data: { agentId, to: 'offline', replica: this.options.replica },
+          data: { agentId, to: 'offline', replica },
         },
         [{ entityKey: `presence:${agentId}`, version }],
       );
@@ -453,10 +487,7 @@ export class AgentsService {
           held.leases[i] = await this.online(held.connection, lease.projectId);
         }
       }
-      for (const member of await this.leases.takeExpired(now, 100)) {
-        const [projectId, agentId, , version] = JSON.parse(member) as string[];
-        await this.offline(agentId, projectId, version);
-      }
+      for (const member of await this.leases.takeExpired(now, 100)) await this.expired(member);
       await this.expireCommands(now);
     } catch (error) {
       this.logger.event('warn', 'agent presence sweep failed', { error });
