@@ -8,6 +8,7 @@ import { RateLimits } from '../../src/delivery/sessions/rate-limits.js';
 import type { Revocation } from '../../src/delivery/sessions/revocation-store.port.js';
 import { RedisServer } from '../support/redis-server.js';
 import { describeSessionStores } from './session-stores.behaviour.js';
+import { RedisPresenceLeases } from '../../src/adapters/redis/redis-presence-leases.js';
 
 let redis: RedisServer;
 const opened: RedisConnections[] = [];
@@ -41,6 +42,7 @@ describeSessionStores('redis', {
   connections: async (leaseMs) =>
     new RedisConnectionLimiter((await connect()).command, keys(), leaseMs),
   limiters: async () => redisLimiters((await connect()).command, keys()),
+  presence: async () => new RedisPresenceLeases((await connect()).command, keys()),
 });
 
 describe('redis session stores across replicas', () => {

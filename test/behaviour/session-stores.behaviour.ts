@@ -6,6 +6,7 @@ import type {
   RevocationStore,
 } from '../../src/delivery/sessions/revocation-store.port.js';
 import type { SseTicketStore, TicketGrant } from '../../src/delivery/sessions/ticket-store.port.js';
+import type { PresenceLeases } from '../../src/delivery/agents/presence-leases.port.js';
 
 /**
  * The stores behind the session rules, one behaviour suite per port, run
@@ -19,6 +20,7 @@ export interface SessionStoreFactories {
   /** A limiter whose leases last `leaseMs`. */
   connections: (leaseMs: number) => Promise<ConnectionLimiter>;
   limiters: () => Promise<LimiterFactory>;
+  presence: () => Promise<PresenceLeases>;
 }
 
 let seq = 0;
@@ -40,6 +42,33 @@ const grant = (sub: string): TicketGrant => ({
 });
 
 export function describeSessionStores(name: string, stores: SessionStoreFactories): void {
+  describe(`presence leases behaviour: ${name}`, () => {
+    it('holds, renews and releases a lease; an expired one is taken once, by one taker', async () => {
+      const leases = await stores.presence();
+      const [a, b, c] = [unique('a'), unique('b'), unique('c')];
+      await leases.hold(a, 1000);
+      await leases.hold(b, 5000);
+      await leases.hold(c, 1000);
+      expect(await leases.renew(c, 9000)).toBe(true);
+      // Renewed to the expiry it has already: still held.
+      expect(await leases.renew(c, 9000)).toBe(true);
+      const taken = await Promise.all([leases.takeExpired(2000, 10), leases.takeExpired(2000, 10)]);
+      expect(taken.flat()).toEqual([a]);
+      expect(await leases.renew(a, 9000)).toBe(false);
+      expect(await leases.release(a)).toBe(false);
+      expect(await leases.release(b)).toBe(true);
+      expect(await leases.takeExpired(8000, 10)).toEqual([]);
+      expect(await leases.takeExpired(10_000, 10)).toEqual([c]);
+    });
+
+    it('takes at most `limit` expired leases at a time', async () => {
+      const leases = await stores.presence();
+      for (let i = 0; i < 5; i++) await leases.hold(unique('m'), 100);
+      expect(await leases.takeExpired(200, 2)).toHaveLength(2);
+      expect(await leases.takeExpired(200, 10)).toHaveLength(3);
+    });
+  });
+
   describe(`revocation store behaviour: ${name}`, () => {
     it('records a revocation, announces it, and answers lookups by user', async () => {
       const store = await stores.revocations();

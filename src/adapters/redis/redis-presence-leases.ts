@@ -14,6 +14,13 @@ if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
 return expired
 `);
 
+/** Extends a lease still held (1), or says it is not (0). KEYS: 1 the set. ARGV: 1 expiry, 2 member. */
+const RENEW = new LuaScript(`
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`);
+
 /** Presence leases in one Redis sorted set: member -> expiry (ms). */
 export class RedisPresenceLeases implements PresenceLeases {
   private readonly key: string;
@@ -30,11 +37,7 @@ export class RedisPresenceLeases implements PresenceLeases {
   }
 
   async renew(member: string, expiresAt: number): Promise<boolean> {
-    // XX: only a lease still held; CH: count it as changed, so the answer says whether it was.
-    const changed = await withRedis(() =>
-      this.client.zadd(this.key, 'XX', 'CH', expiresAt, member),
-    );
-    return Number(changed) === 1;
+    return (await withRedis(() => RENEW.run(this.client, [this.key], [expiresAt, member]))) === 1;
   }
 
   async release(member: string): Promise<boolean> {
