@@ -145,6 +145,9 @@ export const gateway =
         // Every load viewer is one user from one address.
         MAX_CONNECTIONS_PER_USER: '10000',
         RATE_LIMIT_HANDSHAKES_PER_MINUTE: '1000000',
+        RATE_LIMIT_COMMANDS_PER_SECOND: '100000',
+        // One agent answers every command of the command scenario on one socket.
+        RATE_LIMIT_MESSAGES_PER_SECOND: '100000',
       },
       '"msg":"listening"',
     );

@@ -55,6 +55,10 @@ interface Report {
   payload: { commandId: string; projectId: string; result?: string; error?: string };
 }
 
+/** Refusals after which a report is sent again, after `REPORT_RETRY_MS`. */
+const RETRY_LATER = new Set(['RATE_LIMITED', 'UNAVAILABLE']);
+const REPORT_RETRY_MS = 1000;
+
 /** How many finished command ids are remembered to recognise redeliveries. */
 const REMEMBERED = 1000;
 
@@ -245,9 +249,13 @@ export class AgentClient {
     if (!socket.connected) return Promise.resolve();
     return new Promise((resolve) => {
       const ack: Ack<Record<string, never>> = (reply) => {
-        // Any answer settles it: done, or refused for good (the command already
-        // ended: interrupted, expired). Only a lost connection sends it again.
-        if (reply.ok || reply.error.code !== 'UNAVAILABLE') this.unacked.delete(key);
+        if (!reply.ok && RETRY_LATER.has(reply.error.code)) {
+          // Not now (rate limited, store unavailable): the same report again shortly.
+          setTimeout(() => void this.send(report).then(resolve), REPORT_RETRY_MS);
+          return;
+        }
+        // Done, or refused for good (the command already ended: interrupted, expired).
+        this.unacked.delete(key);
         resolve();
       };
       socket.emit(report.event, report.payload, ack);

@@ -1,0 +1,152 @@
+// Command round trip across replicas: a dashboard on replica C asks, an agent
+// on replica A answers, and the dashboard sees the command completed (its
+// event on the project stream). Against the same round trip built on plain
+// Socket.IO + redis-adapter (the baseline server): the dashboard posts a
+// request event, the agent, in the project room on another replica, posts
+// its completion, the dashboard receives it. `npm run build` first.
+//
+//   node bench/command-latency.mjs [--commands 300]
+//
+// The gateway's trip holds more than the baseline's: validation, the
+// command's state in Redis (every step a conditional append), history, and
+// the agent's acceptance before its completion.
+import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { io } from 'socket.io-client';
+import { baseline, freePort, gateway, parseArgs, postJson, quantile, startRedis } from './lib.mjs';
+
+const args = parseArgs();
+const commands = Number(args.commands ?? 300);
+const WARM_UP = 30;
+const secret = randomBytes(32).toString('hex');
+const sign = (claims, sub) => jwt.sign(claims, secret, { subject: sub, expiresIn: 3600 });
+const PROJECT = 'bench';
+
+const connect = (url, token) =>
+  new Promise((resolve, reject) => {
+    const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+const emit = (socket, event, payload) =>
+  new Promise((resolve) => socket.emit(event, payload, resolve));
+
+/** Resolves when `socket` sees an `events` frame holding an event `match` accepts. */
+function waitForEvent(socket, match) {
+  return new Promise((resolve) => {
+    const listener = (events) => {
+      if (!events.some(match)) return;
+      socket.off('events', listener);
+      resolve();
+    };
+    socket.on('events', listener);
+  });
+}
+
+async function gatewayTrips(urls) {
+  const agent = await connect(urls[0], sign({ projects: [PROJECT], role: 'agent' }, 'bench-agent'));
+  agent.on('command', async ({ commandId, projectId }) => {
+    await emit(agent, 'command:accepted', { commandId, projectId });
+    await emit(agent, 'command:completed', { commandId, projectId, result: 'ok' });
+  });
+  const ops = await connect(
+    urls[2],
+    sign({ projects: [PROJECT], scope: 'agents:command' }, 'bench-ops'),
+  );
+  await emit(ops, 'subscribe', { projectId: PROJECT });
+  const trip = async (i) => {
+    const commandId = `c${i}`;
+    const started = performance.now();
+    const done = waitForEvent(
+      ops,
+      (e) => e.type === 'command.completed' && e.data.commandId === commandId,
+    );
+    const ack = await emit(ops, 'command:request', {
+      projectId: PROJECT,
+      agentId: 'bench-agent',
+      command: 'agent.instruct',
+      args: { text: `job ${i}` },
+      commandId,
+    });
+    if (!ack.ok) throw new Error(`refused: ${JSON.stringify(ack.error)}`);
+    await done;
+    return performance.now() - started;
+  };
+  const times = await run(trip);
+  agent.close();
+  ops.close();
+  return times;
+}
+
+async function baselineTrips(urls) {
+  const agent = await connect(urls[0], 'none');
+  await emit(agent, 'subscribe', { projectId: PROJECT });
+  agent.on('events', (events) => {
+    for (const e of events) {
+      if (e.type !== 'command.requested') continue;
+      void postJson(`${urls[0]}/api/projects/${PROJECT}/events`, {
+        token: 'none',
+        body: JSON.stringify({ type: 'command.completed', data: { commandId: e.data.commandId } }),
+      });
+    }
+  });
+  const ops = await connect(urls[2], 'none');
+  await emit(ops, 'subscribe', { projectId: PROJECT });
+  const trip = async (i) => {
+    const commandId = `c${i}`;
+    const started = performance.now();
+    const done = waitForEvent(
+      ops,
+      (e) => e.type === 'command.completed' && e.data.commandId === commandId,
+    );
+    await postJson(`${urls[2]}/api/projects/${PROJECT}/events`, {
+      token: 'none',
+      body: JSON.stringify({ type: 'command.requested', data: { commandId, text: `job ${i}` } }),
+    });
+    await done;
+    return performance.now() - started;
+  };
+  const times = await run(trip);
+  agent.close();
+  ops.close();
+  return times;
+}
+
+/** Warm-up, then `commands` trips one after the other; their times, sorted. */
+async function run(trip) {
+  for (let i = 0; i < WARM_UP; i++) await trip(`w${i}`);
+  const times = [];
+  for (let i = 0; i < commands; i++) times.push(await trip(i));
+  return times.sort((a, b) => a - b);
+}
+
+const redis = await startRedis();
+const results = {};
+for (const kind of ['gateway', 'baseline']) {
+  const start = kind === 'gateway' ? gateway(secret) : baseline();
+  const prefix = `cmd${Date.now()}`;
+  const replicas = [];
+  for (let i = 0; i < 3; i++) replicas.push(await start(await freePort(), redis.url, prefix));
+  const urls = replicas.map((r) => r.url);
+  results[kind] = kind === 'gateway' ? await gatewayTrips(urls) : await baselineTrips(urls);
+  for (const { child } of replicas) child.kill('SIGINT');
+}
+redis.child.kill();
+
+console.log(
+  `command round trip: ${commands} commands one after another, agent on replica A, dashboard on replica C`,
+);
+console.log('figure        gateway   baseline  ours/base');
+for (const [name, q] of [
+  ['p50 ms', 0.5],
+  ['p95 ms', 0.95],
+  ['p99 ms', 0.99],
+  ['max ms', 1],
+]) {
+  const ours = quantile(results.gateway, q);
+  const base = quantile(results.baseline, q);
+  console.log(
+    `${name.padEnd(12)}${ours.toFixed(1).padStart(9)}${base.toFixed(1).padStart(11)}${(ours / base).toFixed(2).padStart(11)}`,
+  );
+}
+process.exit(0);
