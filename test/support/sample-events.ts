@@ -25,4 +25,18 @@ export const VALID_EVENT_DATA: Record<string, Record<string, unknown>> = {
     memoryPercent: 99,
     queueDepth: 0,
   },
+  'agent.presence.changed': { agentId: 'a1', to: 'online', replica: 'host-1:42' },
+  'command.requested': {
+    commandId: 'c1',
+    agentId: 'a1',
+    command: 'agent.instruct',
+    args: { text: 'tidy up' },
+    requestedBy: 'alice',
+    expiresAt: '2026-12-03T10:00:00.000Z',
+  },
+  'command.accepted': { commandId: 'c1', agentId: 'a1' },
+  'command.completed': { commandId: 'c1', agentId: 'a1', result: 'done' },
+  'command.failed': { commandId: 'c1', agentId: 'a1', error: 'boom' },
+  'command.interrupted': { commandId: 'c1', agentId: 'a1', requestedBy: 'alice' },
+  'command.expired': { commandId: 'c1', agentId: 'a1' },
 };

@@ -55,7 +55,13 @@ describe('event registry and validation', () => {
       NOW,
     );
     expect(done.ends).toBe(true);
-    expect(Object.keys(EVENT_REGISTRY)).toHaveLength(9);
+    expect(key('agent.presence.changed')).toMatchObject({ entityKey: 'presence:a1', ends: false });
+    expect(key('command.requested')).toMatchObject({ entityKey: 'command:c1', ends: false });
+    expect(key('command.accepted')).toMatchObject({ entityKey: 'command:c1', ends: false });
+    for (const final of ['completed', 'failed', 'interrupted', 'expired']) {
+      expect(key(`command.${final}`)).toMatchObject({ entityKey: 'command:c1', ends: true });
+    }
+    expect(Object.keys(EVENT_REGISTRY)).toHaveLength(16);
   });
 
   it('uses the given source over the default', () => {
