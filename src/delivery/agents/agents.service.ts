@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { COMMAND_REGISTRY, isCommandType } from '../../core/commands.js';
 import type { EventEnvelope, PublishInput } from '../../core/envelope.js';
 import { GatewayError } from '../../core/errors.js';
+import { compareStreamIds } from '../../core/ids.js';
 import {
   conflict,
   type EventStore,
@@ -408,7 +409,7 @@ export class AgentsService {
         (e.type === 'command.requested' || e.type === 'command.accepted') &&
         (e.data as { agentId: string }).agentId === held.connection.agentId,
     ) as CommandState[];
-    mine.sort((a, b) => a.id.localeCompare(b.id));
+    mine.sort((a, b) => compareStreamIds(a.id, b.id));
     for (const state of mine) {
       const requested =
         state.type === 'command.requested' ? state : await this.requestOf(projectId, state);
