@@ -84,6 +84,11 @@ export class AgentsService {
     { live: Promise<LiveSubscription>; users: number }
   >();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Commands this replica knows of, by project and id, and when to look at them again. */
+  private readonly deadlines = new Map<
+    string,
+    { projectId: string; commandId: string; agentId: string; at: number }
+  >();
 
   constructor(
     private readonly store: EventStore,
@@ -238,6 +243,7 @@ export class AgentsService {
       await this.publish(projectId, { type: 'command.requested', projectId, data }, [
         { entityKey: key, version: null },
       ]);
+      this.watch(projectId, commandId, agentId);
     } catch (err) {
       // The same id requested at the same moment elsewhere: the same request is answered as one.
       if (!(err instanceof GatewayError && err.code === 'CONFLICT')) throw err;
@@ -268,10 +274,6 @@ export class AgentsService {
   }
 
   // ---- internals -------------------------------------------------------------
-
-  private ending(state: EventEnvelope, snapshot: Record<string, EventEnvelope>, now: number) {
-    return endingOf(state, snapshot, now, this.options.commandTtlMs);
-  }
 
   private sameRequest(
     existing: CommandState,
@@ -410,7 +412,15 @@ export class AgentsService {
         (e.data as { agentId: string }).agentId === held.connection.agentId,
     ) as CommandState[];
     mine.sort((a, b) => compareStreamIds(a.id, b.id));
+    const now = Date.now();
     for (const state of mine) {
+      const { commandId, agentId } = state.data;
+      const late =
+        state.type === 'command.requested' &&
+        Date.parse((state.data as unknown as CommandRequested).expiresAt) <= now;
+      // One past its time is not handed over but ended at the next sweep.
+      this.watch(projectId, commandId, agentId, late ? now - this.options.commandTtlMs : now);
+      if (late) continue;
       const requested =
         state.type === 'command.requested' ? state : await this.requestOf(projectId, state);
       if (requested) this.deliver(held, projectId, requested, state.type === 'command.accepted');
@@ -464,6 +474,7 @@ export class AgentsService {
   private onCommandEvents(projectId: string, events: readonly EventEnvelope[]): void {
     for (const event of events) {
       const { agentId, commandId } = event.data as { agentId: string; commandId: string };
+      if (event.type === 'command.requested') this.watch(projectId, commandId, agentId);
       for (const held of this.byConnection.values()) {
         const { connection } = held;
         if (connection.agentId !== agentId || !connection.projects.includes(projectId)) continue;
@@ -501,41 +512,62 @@ export class AgentsService {
    * condition on the command's version lets exactly one replica do it.
    */
   private async expireCommands(now: number): Promise<void> {
-    const projects = new Set([...this.store.listeningProjects(), ...this.listening.keys()]);
-    for (const projectId of projects) {
-      const { snapshot } = await this.store.snapshot(projectId);
-      for (const [key, state] of Object.entries(snapshot)) {
-        const data = state.data as CommandRequested;
-        const ending = this.ending(state, snapshot, now);
-        if (!ending) continue;
-        const event: PublishInput =
-          ending === 'expired'
-            ? {
-                type: 'command.expired',
-                projectId,
-                data: { commandId: data.commandId, agentId: data.agentId },
-              }
-            : {
-                type: 'command.failed',
-                projectId,
-                data: {
-                  commandId: data.commandId,
-                  agentId: data.agentId,
-                  error: 'the agent went offline while running it and did not come back in time',
-                },
-              };
-        await this.publish(projectId, event, [{ entityKey: key, version: state.id }]).catch(
-          () => undefined,
-        );
+    for (const [key, watched] of this.deadlines) {
+      if (watched.at > now) continue;
+      this.deadlines.delete(key);
+      const { projectId, commandId, agentId } = watched;
+      const [state, presence] = await this.store.readEntities(projectId, [
+        `command:${commandId}`,
+        `presence:${agentId}`,
+      ]);
+      if (!state) continue;
+      const ending = endingOf(state, presence, now, this.options.commandTtlMs);
+      if (ending === null) {
+        // Accepted, its agent still there (or not gone long): looked at again later.
+        if (!FINAL_COMMAND_EVENTS.has(state.type)) this.watch(projectId, commandId, agentId, now);
+        continue;
       }
+      const event: PublishInput =
+        ending === 'expired'
+          ? { type: 'command.expired', projectId, data: { commandId, agentId } }
+          : {
+              type: 'command.failed',
+              projectId,
+              data: {
+                commandId,
+                agentId,
+                error: 'the agent went offline while running it and did not come back in time',
+              },
+            };
+      await this.publish(projectId, event, [
+        { entityKey: `command:${commandId}`, version: state.id },
+      ]).catch(() => undefined);
     }
+  }
+
+  /**
+   * Looks at a command again at its deadline. Every replica that knows of a
+   * command (it took the request, or its agent's projects' events passed by)
+   * watches it, so it ends even if the replica that took it dies; the
+   * condition on the command's version lets exactly one of them end it.
+   * Bounded by the commands that can wait (per agent, per project).
+   */
+  private watch(projectId: string, commandId: string, agentId: string, from = Date.now()): void {
+    const key = `${projectId}/${commandId}`;
+    if (this.deadlines.has(key)) return;
+    this.deadlines.set(key, {
+      projectId,
+      commandId,
+      agentId,
+      at: from + this.options.commandTtlMs,
+    });
   }
 }
 
 /** Past its time: `expired` when still requested; `failed` when accepted by an agent that is offline since before it. */
 function endingOf(
   state: EventEnvelope,
-  snapshot: Record<string, EventEnvelope>,
+  presence: EventEnvelope | null,
   now: number,
   ttlMs: number,
 ): 'expired' | 'failed' | null {
@@ -543,7 +575,6 @@ function endingOf(
     return Date.parse((state.data as CommandRequested).expiresAt) <= now ? 'expired' : null;
   }
   if (state.type !== 'command.accepted') return null;
-  const presence = snapshot[`presence:${(state.data as { agentId: string }).agentId}`];
   const offline =
     presence?.type === 'agent.presence.changed' &&
     (presence.data as { to: string }).to === 'offline';
