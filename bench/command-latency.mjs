@@ -54,13 +54,7 @@ async function gatewayTrips(urls) {
     sign({ projects: [PROJECT], scope: 'agents:command' }, 'bench-ops'),
   );
   await emit(ops, 'subscribe', { projectId: PROJECT });
-  const trip = async (i) => {
-    const commandId = `c${i}`;
-    const started = performance.now();
-    const done = waitForEvent(
-      ops,
-      (e) => e.type === 'command.completed' && e.data.commandId === commandId,
-    );
+  const times = await run(ops, async (commandId, i) => {
     const ack = await emit(ops, 'command:request', {
       projectId: PROJECT,
       agentId: 'bench-agent',
@@ -69,10 +63,7 @@ async function gatewayTrips(urls) {
       commandId,
     });
     if (!ack.ok) throw new Error(`refused: ${JSON.stringify(ack.error)}`);
-    await done;
-    return performance.now() - started;
-  };
-  const times = await run(trip);
+  });
   agent.close();
   ops.close();
   return times;
@@ -92,6 +83,22 @@ async function baselineTrips(urls) {
   });
   const ops = await connect(urls[2], 'none');
   await emit(ops, 'subscribe', { projectId: PROJECT });
+  const times = await run(ops, (commandId, i) =>
+    postJson(`${urls[2]}/api/projects/${PROJECT}/events`, {
+      token: 'none',
+      body: JSON.stringify({ type: 'command.requested', data: { commandId, text: `job ${i}` } }),
+    }),
+  );
+  agent.close();
+  ops.close();
+  return times;
+}
+
+/**
+ * Warm-up, then `commands` trips one after the other, each timed from
+ * `ask(commandId, i)` until `ops` sees that command completed; the times, sorted.
+ */
+async function run(ops, ask) {
   const trip = async (i) => {
     const commandId = `c${i}`;
     const started = performance.now();
@@ -99,21 +106,10 @@ async function baselineTrips(urls) {
       ops,
       (e) => e.type === 'command.completed' && e.data.commandId === commandId,
     );
-    await postJson(`${urls[2]}/api/projects/${PROJECT}/events`, {
-      token: 'none',
-      body: JSON.stringify({ type: 'command.requested', data: { commandId, text: `job ${i}` } }),
-    });
+    await ask(commandId, i);
     await done;
     return performance.now() - started;
   };
-  const times = await run(trip);
-  agent.close();
-  ops.close();
-  return times;
-}
-
-/** Warm-up, then `commands` trips one after the other; their times, sorted. */
-async function run(trip) {
   for (let i = 0; i < WARM_UP; i++) await trip(`w${i}`);
   const times = [];
   for (let i = 0; i < commands; i++) times.push(await trip(i));

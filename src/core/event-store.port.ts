@@ -86,12 +86,22 @@ export interface ConflictDetails {
 }
 
 /** A conditional append refused: nothing was appended. */
-export function conflict(details: ConflictDetails): GatewayError {
+export function conflict(details: ConflictDetails, message?: string): GatewayError {
   return new GatewayError(
     'CONFLICT',
-    `${details.entityKey} is at ${details.version ?? 'no version'}, not the expected one: nothing was published`,
+    message ??
+      `${details.entityKey} is at ${details.version ?? 'no version'}, not the expected one: nothing was published`,
     details,
   );
+}
+
+/** A write refused over an entity's current state (`current`, null for none): CONFLICT carrying it. */
+export function conflictWith(
+  entityKey: string,
+  current: EventEnvelope | null,
+  message?: string,
+): GatewayError {
+  return conflict({ entityKey, version: current?.id ?? null, current }, message);
 }
 
 /** `appendOnce`: the events appended now, or the record of the write that claimed the key first. */

@@ -4,7 +4,7 @@ import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.
 import type { IdempotencyClaim, IdempotencyRecord } from '../../core/idempotency.js';
 import {
   type AppendOnceResult,
-  conflict,
+  conflictWith,
   streamKey,
   type EventStore,
   type Expectation,
@@ -143,7 +143,7 @@ export class MemoryEventStore implements EventStore {
       for (const { entityKey, version } of expectations) {
         const current = state.latest.get(entityKey) ?? null;
         if ((current?.id ?? null) !== version) {
-          throw conflict({ entityKey, version: current?.id ?? null, current });
+          throw conflictWith(entityKey, current);
         }
       }
     }

@@ -8,7 +8,7 @@ import { APPEND_SCRIPT, ENTITIES_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } fr
 import type { IdempotencyClaim, IdempotencyRecord } from '../../core/idempotency.js';
 import {
   type AppendOnceResult,
-  conflict,
+  conflictWith,
   type EventStore,
   type Expectation,
   HistoryLimits,
@@ -187,7 +187,7 @@ export class RedisEventStore implements EventStore {
     }
     if (reply[0] === 'CONFLICT') {
       const current = reply[2] ? (JSON.parse(reply[2]) as EventEnvelope) : null;
-      throw conflict({ entityKey: reply[1], version: current?.id ?? null, current });
+      throw conflictWith(reply[1], current);
     }
     const ids = reply;
     return {

@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import type { EventEnvelope, PublishInput } from '../../core/envelope.js';
 import { GatewayError } from '../../core/errors.js';
 import {
-  conflict,
+  conflictWith,
   EVENT_STORE,
   type EventStore,
   type Expectation,
@@ -62,7 +62,7 @@ export class WriteReads {
   expect(key: string, current: EventEnvelope | null): void {
     const version = current?.id ?? null;
     if (key === this.subject && this.expectedVersion !== undefined) {
-      if (version !== this.expectedVersion) throw conflict({ entityKey: key, version, current });
+      if (version !== this.expectedVersion) throw conflictWith(key, current);
     }
     this.expectations.set(key, version);
   }

@@ -4,7 +4,7 @@ import type { EventEnvelope, PublishInput } from '../../core/envelope.js';
 import { GatewayError } from '../../core/errors.js';
 import { compareStreamIds } from '../../core/ids.js';
 import {
-  conflict,
+  conflictWith,
   type EventStore,
   type Expectation,
   type LiveSubscription,
@@ -78,6 +78,8 @@ type CommandState = EventEnvelope & { data: { commandId: string; agentId: string
  */
 export class AgentsService {
   private readonly byConnection = new Map<string, Held>();
+  /** The same connections by agent id: where a command event for an agent goes, without a scan. */
+  private readonly byAgent = new Map<string, Set<Held>>();
   /** Project -> this replica's live subscription to its command events, and how many agents use it. */
   private readonly listening = new Map<
     string,
@@ -122,6 +124,8 @@ export class AgentsService {
   async connect(connection: AgentConnection): Promise<void> {
     const held: Held = { connection, leases: [], delivered: new Map() };
     this.byConnection.set(connection.id, held);
+    const ofAgent = this.byAgent.get(connection.agentId) ?? new Set<Held>();
+    this.byAgent.set(connection.agentId, ofAgent.add(held));
     for (const projectId of connection.projects) {
       await this.listen(projectId);
       const lease = await this.online(connection, projectId);
@@ -135,6 +139,9 @@ export class AgentsService {
     const held = this.byConnection.get(connection.id);
     if (!held) return;
     this.byConnection.delete(connection.id);
+    const ofAgent = this.byAgent.get(connection.agentId);
+    ofAgent?.delete(held);
+    if (ofAgent?.size === 0) this.byAgent.delete(connection.agentId);
     for (const projectId of connection.projects) this.unlisten(projectId);
     for (const lease of held.leases) {
       if (await this.leases.release(lease.member).catch(() => false)) {
@@ -288,11 +295,7 @@ export class AgentsService {
       (data === undefined ||
         (data.command === request.command && data.requestedBy === principal.sub));
     if (!same) {
-      throw conflict({
-        entityKey: `command:${commandId}`,
-        version: existing.id,
-        current: existing,
-      });
+      throw conflictWith(`command:${commandId}`, existing);
     }
     return commandId;
   }
@@ -475,9 +478,9 @@ export class AgentsService {
     for (const event of events) {
       const { agentId, commandId } = event.data as { agentId: string; commandId: string };
       if (event.type === 'command.requested') this.watch(projectId, commandId, agentId);
-      for (const held of this.byConnection.values()) {
+      for (const held of this.byAgent.get(agentId) ?? []) {
         const { connection } = held;
-        if (connection.agentId !== agentId || !connection.projects.includes(projectId)) continue;
+        if (!connection.projects.includes(projectId)) continue;
         if (event.type === 'command.requested') {
           this.deliver(held, projectId, event as CommandState, false);
         } else if (event.type === 'command.interrupted') {
@@ -591,6 +594,5 @@ function requireCommander(principal: Principal, projectId: string): void {
 }
 
 function ended(entityKey: string, state: EventEnvelope): GatewayError {
-  const details = conflict({ entityKey, version: state.id, current: state }).details;
-  return new GatewayError('CONFLICT', `${entityKey} already ended (${state.type})`, details);
+  return conflictWith(entityKey, state, `${entityKey} already ended (${state.type})`);
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EventEnvelope } from '../../../core/envelope.js';
 import { GatewayError } from '../../../core/errors.js';
-import { conflict } from '../../../core/event-store.port.js';
+import { conflictWith } from '../../../core/event-store.port.js';
 import { shortId } from '../../../core/ids.js';
 import type { WriteOutcome } from '../../../core/idempotency.js';
 import type {
@@ -52,9 +52,10 @@ export class AgentsService {
     const { agentId } = start;
     return this.writes.write(projectId, agentKey(agentId), options, async (reads) => {
       const [agent, run] = await reads.entities([agentKey(agentId), runKey(runId)]);
-      if (run) throw refused(`run ${runId} exists`, runKey(runId), run);
+      if (run) throw conflictWith(runKey(runId), run, `run ${runId} exists`);
       const previous = agent ? (agent.data as AgentStatusChanged).status : undefined;
-      if (previous === 'busy') throw refused(`agent ${agentId} is busy`, agentKey(agentId), agent);
+      if (previous === 'busy')
+        throw conflictWith(agentKey(agentId), agent, `agent ${agentId} is busy`);
       return {
         events: [
           {
@@ -179,9 +180,4 @@ async function activeRun(
     throw new GatewayError('NOT_FOUND', `no active run ${runId} in project ${projectId}`);
   }
   return run as EventEnvelope<'agent.run.started'> & { data: AgentRunStarted };
-}
-
-function refused(message: string, entityKey: string, current: EventEnvelope | null): GatewayError {
-  const details = conflict({ entityKey, version: current?.id ?? null, current }).details;
-  return new GatewayError('CONFLICT', message, details);
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EventEnvelope, PublishInput } from '../../../core/envelope.js';
 import { GatewayError } from '../../../core/errors.js';
-import { conflict } from '../../../core/event-store.port.js';
+import { conflictWith } from '../../../core/event-store.port.js';
 import { shortId } from '../../../core/ids.js';
 import type { WriteOutcome } from '../../../core/idempotency.js';
 import type {
@@ -58,7 +58,7 @@ export class TasksService {
     const key = taskKey(taskId);
     return this.writes.write(projectId, key, options, async (reads) => {
       const [current] = await reads.entities([key]);
-      if (current) throw exists(`task ${taskId} exists`, key, current);
+      if (current) throw conflictWith(key, current, `task ${taskId} exists`);
       return {
         events: [
           { type: 'task.status.changed', projectId, data: { taskId, from: null, to: 'planning' } },
@@ -79,7 +79,7 @@ export class TasksService {
       const [current] = await reads.entities([key]);
       const from = taskStatus(current, projectId, taskId);
       if (!canMoveTask(from, to)) {
-        throw exists(`task ${taskId} cannot go from ${from} to ${to}`, key, current);
+        throw conflictWith(key, current, `task ${taskId} cannot go from ${from} to ${to}`);
       }
       return {
         events: [{ type: 'task.status.changed', projectId, data: { taskId, from, to } }],
@@ -104,7 +104,7 @@ export class TasksService {
         ...deps.map(subtaskKey),
       ]);
       taskStatus(task, projectId, taskId);
-      if (current) throw exists(`subtask ${subtaskId} exists`, key, current);
+      if (current) throw conflictWith(key, current, `subtask ${subtaskId} exists`);
       const pending: string[] = [];
       deps.forEach((dep, i) => {
         const state = subtaskOf(found[i], taskId);
@@ -146,7 +146,11 @@ export class TasksService {
       const state = subtaskOf(current, taskId);
       if (!state) throw new GatewayError('NOT_FOUND', `no subtask ${subtaskId} in task ${taskId}`);
       if (!canMoveSubtask(state.to, to)) {
-        throw exists(`subtask ${subtaskId} cannot go from ${state.to} to ${to}`, key, current);
+        throw conflictWith(
+          key,
+          current,
+          `subtask ${subtaskId} cannot go from ${state.to} to ${to}`,
+        );
       }
       const events: PublishInput[] = [
         {
@@ -199,12 +203,6 @@ function subtaskOf(current: EventEnvelope | null, taskId: string): SubtaskStatus
   if (current?.type !== 'subtask.status.changed') return null;
   const data = current.data as SubtaskStatusChanged;
   return data.taskId === taskId ? data : null;
-}
-
-/** A refused move: CONFLICT with the entity's current state, as a stale version gets. */
-function exists(message: string, entityKey: string, current: EventEnvelope | null): GatewayError {
-  const details = conflict({ entityKey, version: current?.id ?? null, current }).details;
-  return new GatewayError('CONFLICT', message, details);
 }
 
 /**
