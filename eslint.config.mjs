@@ -70,6 +70,12 @@ export default tseslint.config(
   { files: ['src/delivery/**/*.ts'], rules: layerRule('delivery', { frameworks: false }) },
   { files: ['src/adapters/**/*.ts'], rules: layerRule('adapters', { frameworks: true }) },
   { files: ['src/transports/**/*.ts'], rules: layerRule('transports', { frameworks: true }) },
+  // The demo plays outside agents: it alone in app/ uses the client library (its agent SDK).
+  {
+    files: ['src/app/**/*.ts'],
+    ignores: ['src/app/demo/**'],
+    rules: layerRule('app', { frameworks: true }),
+  },
   {
     // The client library ships to browsers and other apps: only the wire types and the
     // framework-free event model, no server layer, no server library.

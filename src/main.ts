@@ -13,7 +13,7 @@ import { PublishEndpoint } from './transports/http/publish-endpoint.js';
 import { signDevToken } from './delivery/auth/dev-token.js';
 import { JsonLogger } from './core/support/json-logger.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
-import { DEMO_PROJECTS } from './app/demo/simulator.js';
+import { DEMO_OPERATOR } from './app/demo/simulator.js';
 import { Sessions } from './delivery/sessions/sessions.js';
 import { GatewayIoAdapter } from './transports/socketio/socket-io.adapter.js';
 import { RateLimits } from './delivery/sessions/rate-limits.js';
@@ -134,10 +134,10 @@ async function bootstrap(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
   if (config.demo) {
-    const token = await signDevToken(config.jwt, { sub: 'demo-viewer', projects: DEMO_PROJECTS });
+    const token = await signDevToken(config.jwt, DEMO_OPERATOR);
     process.stdout.write(
       `\n  Live demo dashboard: ${url}/\n` +
-        `  Development viewer token (dev only, ${config.jwt.generated ? 'generated secret' : 'JWT_SECRET'}):\n  ${token}\n\n`,
+        `  Development operator token (dev only, ${config.jwt.generated ? 'generated secret' : 'JWT_SECRET'}):\n  ${token}\n\n`,
     );
   }
   logger.event('info', 'listening', {

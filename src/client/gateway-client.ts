@@ -9,6 +9,8 @@ import { OutgoingQueue } from './outgoing-queue.js';
 import { postWrite, randomKey, type OutgoingWrite, type PublishEvent } from './http-writes.js';
 
 export type { PublishEvent };
+import type { CommandPayloads, CommandType } from '../core/commands.js';
+import type { Reply } from '../protocol/socket-events.js';
 import {
   GatewayClientError,
   type PublishOptions,
@@ -138,6 +140,62 @@ export class GatewayClient {
       key: options.idempotencyKey ?? randomKey(),
       ...(options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
     });
+  }
+
+  /**
+   * Asks an agent to act (the token needs `agents:command` for the project).
+   * Resolves with the command's id once the gateway has it on the project's
+   * stream; what happens next arrives as `command.*` events. The id is made
+   * here, so a request retried after a lost answer counts once. Needs the
+   * WebSocket transport (`UNAVAILABLE`, retriable, while on another).
+   */
+  async command<C extends CommandType>(
+    projectId: string,
+    agentId: string,
+    command: C,
+    args: CommandPayloads[C],
+    options: { commandId?: string } = {},
+  ): Promise<{ commandId: string }> {
+    const commandId = options.commandId ?? randomKey();
+    const reply = await this.socketRequest((t) =>
+      t.command?.({ projectId, agentId, command, args: { ...args }, commandId }),
+    );
+    return { commandId: reply.commandId };
+  }
+
+  /** Aborts a command in flight (`command:interrupt`); the agent sees its signal aborted. */
+  async interruptCommand(projectId: string, commandId: string): Promise<void> {
+    await this.socketRequest((t) => t.interruptCommand?.({ projectId, commandId }));
+  }
+
+  private async socketRequest<T>(
+    send: (transport: Transport) => Promise<Reply<T>> | undefined,
+  ): Promise<{ ok: true } & T> {
+    const pending = this.current ? send(this.current) : undefined;
+    if (!pending) {
+      throw new GatewayClientError(
+        'UNAVAILABLE',
+        this.current
+          ? `commands need the WebSocket transport; connected over ${this.current.name}`
+          : 'not connected',
+        false,
+        true,
+      );
+    }
+    const reply = await pending.catch((err: unknown) => {
+      throw err instanceof GatewayClientError
+        ? err
+        : new GatewayClientError('UNAVAILABLE', 'no answer from the gateway', false, true);
+    });
+    if (!reply.ok) {
+      throw new GatewayClientError(
+        reply.error.code,
+        reply.error.message,
+        false,
+        reply.error.code === 'RATE_LIMITED' || reply.error.code === 'UNAVAILABLE',
+      );
+    }
+    return reply;
   }
 
   /** Writes made with `publish` and not yet answered. */

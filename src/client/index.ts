@@ -14,3 +14,4 @@ export {
   type SubscribeOptions,
   type TransportName,
 } from './types.js';
+export type { CommandPayloads, CommandType } from '../core/commands.js';

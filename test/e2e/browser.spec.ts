@@ -191,3 +191,99 @@ describe('dashboard in Chromium', () => {
     await page.close();
   }, 90_000);
 });
+
+/**
+ * The demo as a person meets it (`npm start`): its agents are real agent
+ * clients of the gateway, and the page commands them.
+ */
+describe('dashboard commands in the demo, in Chromium', () => {
+  let gw: GatewayProcess;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    gw = await GatewayProcess.start({ DEMO: '1' });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.kill();
+  });
+
+  const open = async (hash = ''): Promise<Page> => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (e) => {
+      throw e;
+    });
+    await page.goto(`${gw.url}/${hash}`);
+    await page.waitForSelector('[data-testid=connection].live');
+    return page;
+  };
+  /** The first agent row with a run in progress: its agent and run. */
+  const busyAgent = async (page: Page) => {
+    const row = await page.waitForSelector('[data-testid=agents] li[data-run]', {
+      timeout: 20_000,
+    });
+    return {
+      row,
+      agentId: (await row.getAttribute('data-agent'))!,
+      runId: (await row.getAttribute('data-run'))!,
+    };
+  };
+
+  it('interrupts a running agent from the page, shows the run end interrupted, then retries its task', async () => {
+    const page = await open();
+    const { row, agentId, runId } = await busyAgent(page);
+    const taskId = await page.evaluate(
+      (id) =>
+        (
+          window as unknown as { dashboard: { state: { runs: Map<string, { taskId: string }> } } }
+        ).dashboard.state.runs.get(id)!.taskId,
+      runId,
+    );
+    await (await row.$('button[data-action=log]'))!.click();
+    await page.waitForSelector('[data-testid=log-state].state-running');
+
+    await (await row.$('button[data-action=interrupt]'))!.click();
+    // The command moves through its states on the page; the run ends, and says why.
+    const command = await page.waitForSelector(
+      `[data-testid=commands] li[data-state=completed]:has-text("interrupt ${runId}")`,
+      { timeout: 10_000 },
+    );
+    expect(await command.textContent()).toContain(`→ ${agentId}`);
+    expect(await command.textContent()).toContain(`interrupted run ${runId}`);
+    await page.waitForSelector('[data-testid=log-state].state-failed');
+    expect(await page.textContent('[data-testid=log-state]')).toBe(
+      'failed: interrupted by demo-operator',
+    );
+    expect(await page.isHidden('[data-testid=log-interrupt]')).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'interrupted.png') });
+
+    // Its task now waits for a retry; the card's button sends one to a connected agent.
+    const retry = await page.waitForSelector(
+      `[data-task="${taskId}"].failed button[data-action=retry]`,
+      { timeout: 10_000 },
+    );
+    await retry.click();
+    const retried = await page.waitForSelector(
+      `[data-testid=commands] li:is([data-state=completed],[data-state=failed]):has-text("retry ${taskId}")`,
+      { timeout: 30_000 },
+    );
+    // Completed, or the retried step failed again (the demo's runs fail now and then): run either way.
+    expect(await retried.textContent()).toMatch(/retried .*: completed|failed again/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'retried.png') });
+    await page.close();
+  }, 90_000);
+
+  it('tells a viewer without the agents:command scope, in words, why a command was refused', async () => {
+    const viewer = token({ sub: 'viewer-no-scope', projects: ['demo', 'demo-2'] });
+    const page = await open(`#token=${viewer}&project=demo`);
+    const { row } = await busyAgent(page);
+    await (await row.$('button[data-action=interrupt]'))!.click();
+    const notice = await page.waitForSelector('[data-testid=notice]:not([hidden])');
+    expect(await notice.textContent()).toContain(
+      'You may not command agents in demo: your token lacks the agents:command scope',
+    );
+    expect(await page.$$('[data-testid=commands] li[data-command]')).toHaveLength(0);
+    await page.close();
+  }, 60_000);
+});

@@ -1,3 +1,8 @@
+import type {
+  CommandInterruptRequest,
+  CommandRequest,
+  Reply,
+} from '../../protocol/socket-events.js';
 import type { LogFeed, ProjectFeed } from '../project-feed.js';
 import type { TransportName } from '../types.js';
 
@@ -27,6 +32,10 @@ export interface Transport {
   addLog?(feed: LogFeed): void;
   removeLog?(projectId: string, runId: string): void;
   remove(projectId: string): void;
+  /** `command:request`, acknowledged (only where the gateway's socket is: WebSocket). */
+  command?(request: CommandRequest): Promise<Reply<{ commandId: string }>>;
+  /** `command:interrupt`, acknowledged (WebSocket only). */
+  interruptCommand?(request: CommandInterruptRequest): Promise<Reply<Record<string, never>>>;
   /** A refreshed token for the running session. */
   refresh(token: string): void;
   stop(): void;

@@ -1,6 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
 import type {
   ClientToServerEvents,
+  CommandInterruptRequest,
+  CommandRequest,
   LogsSubscribeOk,
   Reply,
   ServerToClientEvents,
@@ -82,6 +84,22 @@ export class WebSocketTransport implements Transport {
 
   remove(projectId: string): void {
     this.socket?.emit('unsubscribe', { projectId }, () => undefined);
+  }
+
+  async command(request: CommandRequest): Promise<Reply<{ commandId: string }>> {
+    const socket = this.socket;
+    if (!socket) throw new GatewayClientError('UNAVAILABLE', 'not connected', false, true);
+    return (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('command:request', request)) as Reply<{
+      commandId: string;
+    }>;
+  }
+
+  async interruptCommand(request: CommandInterruptRequest): Promise<Reply<Record<string, never>>> {
+    const socket = this.socket;
+    if (!socket) throw new GatewayClientError('UNAVAILABLE', 'not connected', false, true);
+    return (await socket
+      .timeout(ACK_TIMEOUT_MS)
+      .emitWithAck('command:interrupt', request)) as Reply<Record<string, never>>;
   }
 
   refresh(token: string): void {

@@ -47,6 +47,12 @@ export class LogPanel {
     this.status();
   }
 
+  /** No run open (after a project switch). */
+  close(): void {
+    this.open('');
+    this.title.textContent = 'click a task, a subtask or a running agent to see its log';
+  }
+
   append(lines: EventEnvelope[]): void {
     const fragment = document.createDocumentFragment();
     for (const line of lines) {

@@ -8,13 +8,14 @@ import type { AppConfig } from '../../config/app-config.js';
  */
 export async function signDevToken(
   config: AppConfig['jwt'],
-  claims: { sub: string; projects: string[]; scope?: string },
+  claims: { sub: string; projects: string[]; scope?: string; role?: 'agent' },
   ttlSeconds = 12 * 3600,
 ): Promise<string | null> {
   if (!config.secret) return null;
   let token = new SignJWT({
     projects: claims.projects,
     ...(claims.scope ? { scope: claims.scope } : {}),
+    ...(claims.role ? { role: claims.role } : {}),
   })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
