@@ -1,4 +1,6 @@
 import { AgentClient } from '../../src/client/agent-client.js';
+import { GatewayClient } from '../../src/client/gateway-client.js';
+import { GatewayClientError } from '../../src/client/types.js';
 import type { EventEnvelope } from '../../src/core/envelope.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { eventually } from '../support/metrics.js';
@@ -315,6 +317,57 @@ describe('agents and commands across replicas', () => {
     release = () => undefined;
     await ops.until(() => steps(ops, marker.commandId).includes('command.accepted'), 15_000);
   }, 60_000);
+
+  it('sends commands through the client library: a round trip across replicas, a coded refusal, one command for a request sent twice', async () => {
+    const p = project();
+    const [a, b] = stack.replicas;
+    const ops = await dashboard(a, p);
+    const worker = agent(a.url, 'agent-6', p).onCommand(
+      'agent.instruct',
+      (args) => `ok: ${args.text}`,
+    );
+    await worker.ready();
+    const client = new GatewayClient({
+      url: b.url,
+      token: token({ sub: 'op-lib', projects: [p], scope: 'agents:command' }),
+      batch: 10,
+    });
+    try {
+      await new Promise<void>((resolve) => client.onState((s) => s === 'live' && resolve()));
+      const { commandId } = await client.command(p, 'agent-6', 'agent.instruct', { text: 'hi' });
+      await ops.until(() => steps(ops, commandId).includes('command.completed'));
+      expect(ops.events.find((e) => e.type === 'command.completed')?.data).toMatchObject({
+        commandId,
+        result: 'ok: hi',
+      });
+      // The same id again (a retry after a lost answer): the same command, not a second one.
+      expect(
+        await client.command(p, 'agent-6', 'agent.instruct', { text: 'hi' }, { commandId }),
+      ).toEqual({ commandId });
+      const refused = await client
+        .command(p, 'agent-6', 'agent.instruct', { text: '' })
+        .catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(GatewayClientError);
+      expect(refused).toMatchObject({ code: 'INVALID_PAYLOAD', retriable: false });
+      const stranger = new GatewayClient({
+        url: b.url,
+        token: token({ sub: 'op-none', projects: [p] }),
+      });
+      try {
+        await new Promise<void>((resolve) => stranger.onState((s) => s === 'live' && resolve()));
+        await expect(
+          stranger.command(p, 'agent-6', 'agent.instruct', { text: 'hi' }),
+        ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      } finally {
+        stranger.close();
+      }
+      expect(ops.events.filter((e) => e.type === 'command.requested').map((e) => e.data)).toEqual([
+        expect.objectContaining({ commandId, requestedBy: 'op-lib' }),
+      ]);
+    } finally {
+      client.close();
+    }
+  }, 30_000);
 
   it('publishes an agent offline within the presence timeout when its replica dies', async () => {
     const p = project();
