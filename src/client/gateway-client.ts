@@ -10,8 +10,10 @@ import { postWrite, randomKey, type OutgoingWrite, type PublishEvent } from './h
 
 export type { PublishEvent };
 import type { CommandPayloads, CommandType } from '../core/commands.js';
+import type { HistoryPage } from '../protocol/http.js';
 import type { Reply } from '../protocol/socket-events.js';
 import {
+  errorFromResponse,
   GatewayClientError,
   type PublishOptions,
   type PublishResult,
@@ -22,7 +24,12 @@ import {
   type TransportName,
 } from './types.js';
 
-type StateListener = (state: ConnectionState, transport: TransportName | null) => void;
+/** Hears each state change; `error` says why when the state is `offline` after a refusal. */
+type StateListener = (
+  state: ConnectionState,
+  transport: TransportName | null,
+  error: { code: string; message: string } | null,
+) => void;
 
 /**
  * The gateway client for browsers and Node. It keeps every subscribed
@@ -85,7 +92,7 @@ export class GatewayClient {
   /** Hears every change of state or transport (and is called once at once). */
   onState(listener: StateListener): () => void {
     this.listeners.add(listener);
-    listener(this.currentState, this.transport);
+    listener(this.currentState, this.transport, this.error);
     return () => this.listeners.delete(listener);
   }
 
@@ -198,6 +205,25 @@ export class GatewayClient {
     return reply;
   }
 
+  /**
+   * A page of the project's history (`GET .../events/history`): the latest
+   * `limit` events (default 100, at most 1000), or those after `since`.
+   */
+  async history(
+    projectId: string,
+    options: { since?: string; limit?: number } = {},
+  ): Promise<HistoryPage> {
+    const query = new URLSearchParams();
+    if (options.since) query.set('since', options.since);
+    if (options.limit) query.set('limit', String(options.limit));
+    const res = await fetch(
+      `${this.currentUrl()}/api/projects/${encodeURIComponent(projectId)}/events/history?${query}`,
+      { headers: { authorization: `Bearer ${await this.tokens.get()}` } },
+    );
+    if (!res.ok) throw await errorFromResponse(res);
+    return (await res.json()) as HistoryPage;
+  }
+
   /** Writes made with `publish` and not yet answered. */
   get queuedWrites(): number {
     return this.outgoing.size;
@@ -276,16 +302,26 @@ export class GatewayClient {
         } catch (err) {
           transport.stop();
           if (err instanceof GatewayClientError && err.fatal) {
-            // A refused token: one fresh try from the provider, then give up.
-            if (this.attempt === 0) await this.tokens.fetch().catch(() => undefined);
-            else return this.fail(err);
-            break;
+            // A refused token. A provider may have a new one (a rotated key, a
+            // restarted server with a new secret): ask it, and try again at
+            // once. The same token refused twice in a row ends it.
+            const refused = this.tokens.peek();
+            if (typeof this.options.token === 'function' && refused !== this.lastRefused) {
+              this.lastRefused = refused;
+              this.tokens.invalidate();
+              this.setState(this.everLive ? 'reconnecting' : 'connecting');
+              this.schedule(0);
+              return;
+            }
+            return this.fail(err);
           }
           continue;
         }
         if (this.closed) return transport.stop();
         this.current = transport;
         this.attempt = 0;
+        this.lastRefused = null;
+        this.error = null;
         this.everLive = true;
         this.setState('live');
         this.watchForUpgrade();
@@ -321,6 +357,7 @@ export class GatewayClient {
   }
 
   private fail(err: GatewayClientError): void {
+    this.error = { code: err.code, message: err.message };
     for (const feed of this.feeds.values()) feed.error({ code: err.code, message: err.message });
     this.close();
   }
@@ -378,8 +415,16 @@ export class GatewayClient {
     if (state === this.currentState && this.lastNotified === transport) return;
     this.currentState = state;
     this.lastNotified = transport;
-    for (const listener of this.listeners) listener(state, transport);
+    for (const listener of this.listeners) listener(state, transport, this.error);
   }
 
   private lastNotified: TransportName | null = null;
+  /** The last token refused, so that a provider handing out the same one again ends the retries. */
+  private lastRefused: string | null = null;
+  private error: { code: string; message: string } | null = null;
+
+  /** Why the client went `offline` (a refused token, say); null while it has not. */
+  get lastError(): { code: string; message: string } | null {
+    return this.error;
+  }
 }

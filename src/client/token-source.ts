@@ -40,6 +40,16 @@ export class TokenSource {
     return token;
   }
 
+  /** The token in hand, if any (without asking the provider). */
+  peek(): string | null {
+    return this.current;
+  }
+
+  /** Forgets the token in hand: the next `get()` asks the provider. */
+  invalidate(): void {
+    this.current = null;
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

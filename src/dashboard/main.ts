@@ -1,57 +1,96 @@
-import {
-  GatewayClient,
-  GatewayClientError,
-  type CommandPayloads,
-  type CommandType,
-  type ConnectionState,
-  type TransportName,
-} from '../client/index.js';
-import { DashboardState, type Agent } from './state.js';
+import { GatewayClient, type ConnectionState, type TransportName } from '../client/index.js';
+import { Operator } from './operator.js';
+import { openSession, type Session } from './session.js';
+import { DashboardState } from './state.js';
 import { ActivityView } from './views/activity.js';
 import { AgentsView } from './views/agents.js';
 import { BoardView } from './views/board.js';
 import { ChartView } from './views/chart.js';
-import { CommandsView, describe } from './views/commands.js';
+import { CommandsView } from './views/commands.js';
 import { LogPanel } from './views/log-panel.js';
-
-/**
- * Where the token comes from: `#token=...` in the URL (kept out of requests
- * and logs), or the demo's development session when the gateway runs with
- * DEMO=1. `#project=` picks the project.
- */
-async function session(): Promise<{ token: string; projects: string[] }> {
-  const hash = new URLSearchParams(location.hash.slice(1));
-  const token = hash.get('token');
-  if (token)
-    return { token, projects: (hash.get('projects') ?? hash.get('project') ?? 'demo').split(',') };
-  const res = await fetch('/demo/session');
-  if (!res.ok) throw new Error('no token: open this page with #token=<jwt>&project=<id>');
-  return (await res.json()) as { token: string; projects: string[] };
-}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-async function start(): Promise<void> {
-  const { token, projects } = await session();
-  const hash = new URLSearchParams(location.hash.slice(1));
+/** Resource samples read from history when a project opens, so the chart starts with a past. */
+const CHART_BACKFILL = 1000;
+
+/** Words for the page's notice line; a click hides it. */
+const notice = $('notice');
+notice.addEventListener('click', () => (notice.hidden = true));
+let noticeKind: 'connection' | 'other' = 'other';
+function notify(text: string, kind: 'connection' | 'other' = 'other'): void {
+  notice.textContent = text;
+  notice.hidden = false;
+  noticeKind = kind;
+}
+
+/** Why the page is offline, and what to do about it. */
+function offlineReason(error: { code: string; message: string }, session: Session): string {
+  if (error.code === 'UNAUTHORIZED') {
+    return typeof session.token === 'string'
+      ? `The gateway refused this page's token (${error.message}). Open the page again with a fresh token: /#token=<jwt>&project=<id>.`
+      : `The gateway refused the demo's token even after fetching a new one (${error.message}). Reload the page.`;
+  }
+  return `Offline: ${error.message} (${error.code}). Reload the page to try again.`;
+}
+
+function start(session: Session): void {
   const state = new DashboardState();
-  const board = new BoardView($('board'), {
-    openLog: (runId) => openLog(runId),
-    retry: (taskId) => retry(taskId),
+  const client = new GatewayClient({
+    url: location.origin,
+    token: session.token,
+    batch: 'frame',
+    // A person is watching: come back soon after the server does.
+    maxBackoffMs: 5000,
   });
+  let currentProject = '';
+  const operator = new Operator(client, state, () => currentProject, notify);
+
+  const board = new BoardView(
+    $('board'),
+    {
+      openLog: (runId) => openLog(runId),
+      noRun: (taskId) => {
+        logSub?.unsubscribe();
+        logSub = null;
+        openRunId = null;
+        log.open(taskId);
+        log.say(
+          `No run of ${taskId} is known to this page: its runs ended before the page opened, or none has started yet.`,
+        );
+      },
+      retry: (taskId) => operator.retry(taskId),
+    },
+    () => {
+      state.dirty.add('board');
+      invalidate();
+    },
+  );
   const agents = new AgentsView($('agents'), $('agents-count'), {
     openLog: (runId) => openLog(runId),
-    interrupt: (agentId, runId) => void send(agentId, 'run.interrupt', { runId }),
+    interrupt: (agentId, runId) => operator.interrupt(agentId, runId),
   });
-  const commands = new CommandsView($('commands'), (commandId) => void cancel(commandId));
+  const commands = new CommandsView($('commands'), (id) => void operator.cancel(id));
   const chart = new ChartView($('chart'));
   const activity = new ActivityView($('activity'), $('activity-count'));
-  const log = new LogPanel($('log'), $('log-title'), $('log-paused'), $('log-copy'));
-  const connection = $('connection');
-  const rate = $('rate');
+  let openRunId: string | null = null;
+  let logSub: { unsubscribe(): void } | null = null;
+  const log = new LogPanel(
+    $('log-panel'),
+    $('log'),
+    $('log-title'),
+    $('log-paused'),
+    $('log-copy'),
+    $('log-close'),
+    () => {
+      logSub?.unsubscribe();
+      logSub = null;
+      openRunId = null;
+    },
+  );
 
-  const client = new GatewayClient({ url: location.origin, token, batch: 'frame' });
-  client.onState((s: ConnectionState, transport: TransportName | null) => {
+  const connection = $('connection');
+  client.onState((s: ConnectionState, transport: TransportName | null, error) => {
     const label = {
       connecting: 'Connecting',
       live: 'Live',
@@ -60,118 +99,19 @@ async function start(): Promise<void> {
     }[s];
     connection.textContent = transport && s === 'live' ? `${label} · ${transport}` : label;
     connection.className = `pill ${s}`;
+    if (s === 'offline' && error) notify(offlineReason(error, session), 'connection');
+    if (s === 'live' && noticeKind === 'connection') notice.hidden = true;
   });
 
-  // One render per animation frame, whatever the event rate.
-  let frameScheduled = false;
-  const render = () => {
-    frameScheduled = false;
-    if (state.dirty.delete('board')) board.render(state);
-    if (state.dirty.delete('agents')) agents.render(state);
-    if (state.dirty.delete('chart')) chart.render(state);
-    if (state.dirty.delete('activity')) activity.render(state);
-    if (state.dirty.delete('commands')) {
-      commands.render(state);
-      reportEndings();
-    }
-    if (openRunId) showRun(openRunId);
-  };
-  const invalidate = () => {
-    if (frameScheduled) return;
-    frameScheduled = true;
-    requestAnimationFrame(render);
-  };
-
-  // Words for what went wrong, shown until the next notice or a click on it.
-  const notice = $('notice');
-  notice.addEventListener('click', () => (notice.hidden = true));
-  const notify = (text: string) => {
-    notice.textContent = text;
-    notice.hidden = false;
-  };
-
-  /** A refused command, in words a person can act on. */
-  const explain = (err: unknown, what: string): string => {
-    if (!(err instanceof GatewayClientError)) return `Could not ${what}: ${String(err)}`;
-    switch (err.code) {
-      case 'FORBIDDEN':
-        return `You may not command agents in ${currentProject}: your token lacks the agents:command scope for it.`;
-      case 'RATE_LIMITED':
-        return `Too many commands in a short time; wait a second and try again to ${what}.`;
-      case 'QUEUE_FULL':
-        return `Could not ${what}: that agent already has too many commands waiting.`;
-      case 'UNAVAILABLE':
-        return `Could not ${what}: the page is not connected over WebSocket right now. It will work again once it shows Live.`;
-      default:
-        return `Could not ${what}: ${err.message} (${err.code}).`;
-    }
-  };
-
-  // Commands this page sent: their failures are also told in the notice.
-  const mine = new Set<string>();
-  const send = async <C extends CommandType>(
-    agentId: string,
-    command: C,
-    args: CommandPayloads[C],
-  ): Promise<void> => {
-    const what = `${describe({ command, args: { ...args } } as never)} on ${agentId}`;
-    try {
-      const { commandId } = await client.command(currentProject, agentId, command, args);
-      mine.add(commandId);
-    } catch (err) {
-      notify(explain(err, what));
-    }
-  };
-  const cancel = async (commandId: string) => {
-    try {
-      await client.interruptCommand(currentProject, commandId);
-    } catch (err) {
-      notify(explain(err, 'cancel that command'));
-    }
-  };
-  const reportEndings = () => {
-    for (const id of mine) {
-      const command = state.commands.get(id);
-      if (!command) continue;
-      if (command.state === 'failed' || command.state === 'expired') {
-        notify(
-          command.state === 'expired'
-            ? `${command.agentId} did not take “${describe(command)}” in time (it was not connected).`
-            : `${command.agentId} could not ${describe(command)}: ${command.detail ?? 'no reason given'}.`,
-        );
-      }
-      if (command.state !== 'requested' && command.state !== 'accepted') mine.delete(id);
-    }
-  };
-
-  /** Who should retry a task: its last agent if it is connected and free, else any connected free one. */
-  const retry = (taskId: string) => {
-    const task = state.tasks.get(taskId);
-    const last = task?.lastRunId ? state.runs.get(task.lastRunId)?.agentId : undefined;
-    const free = (a: Agent | undefined) => a?.presence === 'online' && !a.runId;
-    const online = [...state.agents.values()].filter((a) => a.presence === 'online');
-    const agent =
-      (last && free(state.agents.get(last)) ? last : undefined) ??
-      online.find(free)?.agentId ??
-      online[0]?.agentId;
-    if (!agent)
-      return notify(`No agent is connected to retry ${taskId}; try again when one is online.`);
-    void send(agent, 'task.retry', { taskId });
-  };
-
-  let logSub: { unsubscribe(): void } | null = null;
-  let projectSub: { unsubscribe(): void } | null = null;
-  let currentProject = '';
-  let openRunId: string | null = null;
+  // The open run's state beside its log: running, completed, or failed and why.
   const logState = $('log-state');
   const logInterrupt = $<HTMLButtonElement>('log-interrupt');
   logInterrupt.addEventListener('click', () => {
     const run = openRunId ? state.runs.get(openRunId) : undefined;
-    if (run) void send(run.agentId, 'run.interrupt', { runId: run.runId });
+    if (run) operator.interrupt(run.agentId, run.runId);
   });
-  /** The open run's state beside its log: running, completed, or failed and why. */
-  const showRun = (runId: string) => {
-    const run = state.runs.get(runId);
+  const showRun = () => {
+    const run = openRunId ? state.runs.get(openRunId) : undefined;
     const text = !run
       ? ''
       : run.state === 'failed'
@@ -185,58 +125,129 @@ async function start(): Promise<void> {
     logSub?.unsubscribe();
     openRunId = runId;
     log.open(runId);
-    showRun(runId);
+    showRun();
     logSub = client.subscribeLogs(currentProject, runId, (lines) => log.append(lines));
-  };
-  const follow = (projectId: string) => {
-    currentProject = projectId;
-    projectSub?.unsubscribe();
-    logSub?.unsubscribe();
-    logSub = null;
-    openRunId = null;
-    log.close();
-    showRun('');
-    state.reset({});
-    invalidate();
-    projectSub = client.subscribe(projectId, {
-      onSnapshot: (snapshot) => {
-        state.reset(snapshot);
-        invalidate();
-      },
-      onResync: (snapshot) => {
-        state.reset(snapshot);
-        invalidate();
-      },
-      onEvents: (events) => {
-        state.apply(events);
-        invalidate();
-      },
-    });
+    if (client.transport !== 'websocket')
+      log.say(
+        `Run logs travel over WebSocket; this page is connected over ${client.transport ?? 'nothing yet'}. They appear once it is on WebSocket.`,
+      );
   };
 
-  const picker = $<HTMLSelectElement>('project');
-  for (const projectId of projects.filter((p) => p !== '*')) {
-    const option = document.createElement('option');
-    option.value = option.textContent = projectId;
-    picker.append(option);
-  }
-  picker.addEventListener('change', () => follow(picker.value));
-  const first = hash.get('project') ?? picker.value;
-  picker.value = first;
-  follow(first);
+  // One render per animation frame, whatever the event rate.
+  let frameScheduled = false;
+  const render = () => {
+    frameScheduled = false;
+    if (state.dirty.delete('board')) board.render(state);
+    if (state.dirty.delete('agents')) agents.render(state);
+    if (state.dirty.delete('chart')) chart.render(state);
+    if (state.dirty.delete('activity')) activity.render(state);
+    if (state.dirty.delete('commands')) {
+      commands.render(state);
+      operator.review();
+    }
+    showRun();
+  };
+  const invalidate = () => {
+    if (frameScheduled) return;
+    frameScheduled = true;
+    requestAnimationFrame(render);
+  };
 
-  // Events per second, for the eye.
-  let last = 0;
+  // Live events per second, for the eye (the snapshot is state, not traffic).
+  const rate = $('rate');
+  let last = state.eventsApplied;
+  const resetRate = () => {
+    last = state.eventsApplied;
+    rate.textContent = '';
+  };
   setInterval(() => {
     rate.textContent = `${state.eventsApplied - last} events/s`;
     last = state.eventsApplied;
   }, 1000);
 
+  let projectSub: { unsubscribe(): void } | null = null;
+  const follow = (projectId: string) => {
+    currentProject = projectId;
+    projectSub?.unsubscribe();
+    log.close();
+    operator.reset();
+    board.reset();
+    state.reset({});
+    resetRate();
+    invalidate();
+    let backfilled = false;
+    const fromSnapshot = (snapshot: Parameters<DashboardState['reset']>[0], position: string) => {
+      state.reset(snapshot);
+      invalidate();
+      if (backfilled) return;
+      backfilled = true;
+      // The snapshot holds one sample per host: the chart's past comes from history.
+      client.history(projectId, { limit: CHART_BACKFILL }).then(
+        (page) => {
+          if (currentProject !== projectId) return;
+          state.backfillSamples(page.events, position);
+          invalidate();
+        },
+        () => undefined,
+      );
+    };
+    projectSub = client.subscribe(projectId, {
+      onSnapshot: fromSnapshot,
+      onResync: fromSnapshot,
+      onEvents: (events) => {
+        state.apply(events);
+        invalidate();
+      },
+      onError: ({ code, message }) =>
+        notify(
+          code === 'FORBIDDEN'
+            ? `This token may not see project ${projectId}: ${message}. Pick another project or open the page with a token for it.`
+            : `Project ${projectId}: ${message} (${code}).`,
+        ),
+    });
+  };
+
+  const picker = $<HTMLSelectElement>('project');
+  for (const projectId of session.projects) {
+    const option = document.createElement('option');
+    option.value = option.textContent = projectId;
+    picker.append(option);
+  }
+  picker.addEventListener('change', () => follow(picker.value));
+  picker.value = session.project;
+  follow(session.project);
+
+  if (session.demoLoad !== null) demoLoadControl(session, session.demoLoad);
+
   // For tests and curious people: the live state.
   (window as unknown as { dashboard: unknown }).dashboard = { client, state };
 }
 
-start().catch((err: unknown) => {
-  $('connection').textContent = String(err instanceof Error ? err.message : err);
+/** The demo's load control: extra events per second per project, set on the server for everyone. */
+function demoLoadControl(session: Session, current: number): void {
+  const select = $<HTMLSelectElement>('demo-rate');
+  $('demo-load').hidden = false;
+  select.value = String(current);
+  select.addEventListener('change', () => {
+    const change = async () => {
+      const token = typeof session.token === 'string' ? session.token : await session.token();
+      const res = await fetch('/demo/load', {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ eventsPerSecond: Number(select.value) }),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    };
+    change().catch((err: unknown) =>
+      notify(
+        `The demo load could not be changed: ${err instanceof Error ? err.message : String(err)}.`,
+      ),
+    );
+  });
+}
+
+openSession().then(start, (err: unknown) => {
+  $('connection').textContent = 'Offline';
   $('connection').className = 'pill offline';
+  notify(err instanceof Error ? err.message : String(err), 'connection');
 });

@@ -5,7 +5,7 @@ export const TASK_COLUMNS = ['planning', 'active', 'planning_failed', 'done'] as
 /** Samples kept per host for the chart. */
 const MAX_SAMPLES = 300;
 /** Activity entries kept (the list is virtual; memory is the bound). */
-const MAX_ACTIVITY = 50_000;
+const MAX_ACTIVITY = 10_000;
 /** Ended runs kept (running ones are all kept): enough to open a recent run's log. */
 const MAX_ENDED_RUNS = 200;
 /** Commands kept, newest last. */
@@ -62,6 +62,13 @@ export const FINAL_COMMAND_STATES: ReadonlySet<CommandState> = new Set([
   'expired',
 ]);
 
+/** One host's CPU samples, oldest first, with their event ids (to merge history in). */
+export interface Series {
+  ids: string[];
+  t: number[];
+  cpu: number[];
+}
+
 export type Section = 'board' | 'agents' | 'chart' | 'activity' | 'commands';
 
 /**
@@ -75,7 +82,7 @@ export class DashboardState {
   readonly agents = new Map<string, Agent>();
   readonly runs = new Map<string, Run>();
   readonly commands = new Map<string, Command>();
-  readonly samples = new Map<string, { t: number[]; cpu: number[] }>();
+  readonly samples = new Map<string, Series>();
   readonly activity: EventEnvelope[] = [];
   readonly dirty = new Set<Section>();
   /** Live events applied (the snapshot is not counted: it is state, not traffic). */
@@ -98,6 +105,40 @@ export class DashboardState {
 
   apply(events: EventEnvelope[]): void {
     for (const event of events) this.applyOne(event, true);
+  }
+
+  /**
+   * Resource samples from history (up to `position`, where the snapshot
+   * stands) put before the ones held: the chart's past. History the state
+   * already has, or newer than it, is skipped.
+   */
+  backfillSamples(history: EventEnvelope[], position: string): void {
+    const older = new Map<string, EventEnvelope[]>();
+    for (const event of history) {
+      if (event.type !== 'system.resource.sampled') continue;
+      if (compareStreamIds(event.id, position) > 0) continue;
+      const host = (event.data as { host: string }).host;
+      const series = this.samples.get(host);
+      if (series?.ids.length && compareStreamIds(event.id, series.ids[0]) >= 0) continue;
+      const list = older.get(host) ?? [];
+      list.push(event);
+      older.set(host, list);
+    }
+    for (const [host, events] of older) {
+      const series = this.samples.get(host) ?? { ids: [], t: [], cpu: [] };
+      events.sort((a, b) => compareStreamIds(a.id, b.id));
+      series.ids.unshift(...events.map((e) => e.id));
+      series.t.unshift(...events.map((e) => Date.parse(e.occurredAt) / 1000));
+      series.cpu.unshift(...events.map((e) => (e.data as { cpuPercent: number }).cpuPercent));
+      const excess = series.t.length - MAX_SAMPLES;
+      if (excess > 0) {
+        series.ids.splice(0, excess);
+        series.t.splice(0, excess);
+        series.cpu.splice(0, excess);
+      }
+      this.samples.set(host, series);
+    }
+    if (older.size) this.dirty.add('chart');
   }
 
   /** Whether a task has a step that failed and waits for a retry. */
@@ -181,12 +222,14 @@ export class DashboardState {
         const host = data.host as string;
         let series = this.samples.get(host);
         if (!series) {
-          series = { t: [], cpu: [] };
+          series = { ids: [], t: [], cpu: [] };
           this.samples.set(host, series);
         }
+        series.ids.push(event.id);
         series.t.push(Date.parse(event.occurredAt) / 1000);
         series.cpu.push(data.cpuPercent as number);
         if (series.t.length > MAX_SAMPLES) {
+          series.ids.shift();
           series.t.shift();
           series.cpu.shift();
         }

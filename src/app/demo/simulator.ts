@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AgentClient } from '../../client/agent-client.js';
 import { LOGGER, type JsonLogger } from '../../core/support/json-logger.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { EventPublisher } from '../../core/publisher.js';
 import { signDevToken } from '../../delivery/auth/dev-token.js';
 import { AgentsService } from '../domain/agents/agents.service.js';
 import { ResourcesService } from '../domain/resources/resources.service.js';
@@ -43,6 +44,10 @@ const LINE_MS = 700;
 /** A failed or interrupted step waits this long for a person's retry, then is retried anyway. */
 const AUTO_RETRY_MS = 30_000;
 const FAILURE_RATE = 0.15;
+/** The most extra events per second per project the demo's load control allows. */
+export const MAX_DEMO_LOAD = 1000;
+/** The extra load is published this often, in batches. */
+const LOAD_TICK_MS = 100;
 
 /** A task worked through its steps: planning (-1), then each subtask in turn. */
 interface TaskFlow {
@@ -75,11 +80,15 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
   private readonly inFlight = new Map<string, number>();
   /** Tasks whose last step failed, by `project/task`, waiting for a retry. */
   private readonly parked = new Map<string, TaskFlow>();
+  /** Extra events per second per project (`PUT /demo/load`), as resource samples. */
+  private extra = 0;
+  private loadTimer: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(TasksService) private readonly tasks: TasksService,
     @Inject(AgentsService) private readonly agents: AgentsService,
     @Inject(ResourcesService) private readonly resources: ResourcesService,
+    @Inject(EventPublisher) private readonly publisher: EventPublisher,
     @Inject(HttpAdapterHost) private readonly http: HttpAdapterHost,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: JsonLogger,
@@ -101,7 +110,47 @@ export class DemoSimulator implements OnApplicationBootstrap, OnApplicationShutd
     else server.once('listening', connect);
   }
 
+  get load(): number {
+    return this.extra;
+  }
+
+  /**
+   * Extra resource samples per second per project, to see a page under
+   * load; 0 stops them. Published every `LOAD_TICK_MS` in batches of at most
+   * 100 (one append each).
+   */
+  setLoad(eventsPerSecond: number): void {
+    this.extra = Math.max(0, Math.min(MAX_DEMO_LOAD, Math.floor(eventsPerSecond)));
+    if (this.loadTimer) clearInterval(this.loadTimer);
+    this.loadTimer = null;
+    if (!this.extra || this.stopped) return;
+    let owed = 0;
+    this.loadTimer = setInterval(() => {
+      owed += (this.extra * LOAD_TICK_MS) / 1000;
+      const count = Math.floor(owed);
+      owed -= count;
+      for (const projectId of DEMO_PROJECTS) {
+        for (let sent = 0; sent < count; sent += 100) {
+          const batch = Array.from({ length: Math.min(100, count - sent) }, (_, i) => ({
+            type: 'system.resource.sampled' as const,
+            projectId,
+            data: {
+              host: HOSTS[(sent + i) % HOSTS.length],
+              cpuPercent: round(50 + 40 * Math.sin(Date.now() / 2000 + i)),
+              memoryPercent: round(60 + Math.random() * 10),
+            },
+          }));
+          this.publisher
+            .publishMany(batch)
+            .catch((error: unknown) => this.logger.event('warn', 'demo load failed', { error }));
+        }
+      }
+    }, LOAD_TICK_MS);
+    this.loadTimer.unref();
+  }
+
   onApplicationShutdown(): void {
+    if (this.loadTimer) clearInterval(this.loadTimer);
     this.stopped = true;
     this.timers.forEach(clearInterval);
     this.timers = [];

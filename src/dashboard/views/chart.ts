@@ -13,16 +13,34 @@ const COLORS = [
   '#5b6478',
 ];
 
-/** CPU per host over the last samples (uPlot: canvas, cheap to update every frame). */
+/**
+ * CPU per host over the last samples (uPlot: canvas, cheap to update every
+ * frame), as wide as its panel. Until there are two samples to draw a line
+ * through, it says so instead of drawing empty axes.
+ */
 export class ChartView {
   private plot: uPlot | null = null;
   private hosts: string[] = [];
+  private readonly empty = document.createElement('p');
 
-  constructor(private readonly root: HTMLElement) {}
+  constructor(private readonly root: HTMLElement) {
+    this.empty.className = 'empty muted';
+    this.empty.textContent = 'No resource samples yet: they appear as hosts report them.';
+    root.append(this.empty);
+    new ResizeObserver(() => {
+      this.plot?.setSize({ width: this.width(), height: 180 });
+    }).observe(root);
+  }
+
+  private width(): number {
+    return Math.max(200, this.root.clientWidth);
+  }
 
   render(state: DashboardState): void {
-    const hosts = [...state.samples.keys()].sort().slice(0, COLORS.length);
+    const samples = state.samples.values().next().value?.t.length ?? 0;
+    const hosts = samples >= 2 ? [...state.samples.keys()].sort().slice(0, COLORS.length) : [];
     if (hosts.join() !== this.hosts.join()) this.build(hosts);
+    this.empty.hidden = hosts.length > 0;
     if (!this.plot || hosts.length === 0) return;
     // One time axis: the first host's; the others are aligned by index (samples arrive together).
     const base = state.samples.get(hosts[0])!;
@@ -38,11 +56,12 @@ export class ChartView {
 
   private build(hosts: string[]): void {
     this.plot?.destroy();
+    this.plot = null;
     this.hosts = hosts;
     if (hosts.length === 0) return;
     this.plot = new uPlot(
       {
-        width: Math.max(240, this.root.clientWidth),
+        width: this.width(),
         height: 180,
         scales: { y: { range: [0, 100] } },
         series: [{}, ...hosts.map((h, i) => ({ label: h, stroke: COLORS[i], width: 1.5 }))],

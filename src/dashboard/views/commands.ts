@@ -1,7 +1,7 @@
 import { FINAL_COMMAND_STATES, type Command, type DashboardState } from '../state.js';
 
 /** What a command asked, in a few words. */
-export function describe(command: Command): string {
+export function describe(command: Pick<Command, 'command' | 'args'>): string {
   const args = command.args;
   switch (command.command) {
     case 'run.interrupt':

@@ -4,8 +4,9 @@ import type { EventEnvelope } from '../../client/index.js';
 const MAX_LINES = 5000;
 
 /**
- * One run's log: line numbers, timestamps, auto-scroll that pauses while the
- * reader has scrolled up (and resumes at the bottom), and a copy button.
+ * One run's log, in a panel that slides in from the side: line numbers,
+ * timestamps, auto-scroll that pauses while the reader has scrolled up (and
+ * resumes at the bottom), a copy button, and a close button (or Escape).
  */
 export class LogPanel {
   private lines: EventEnvelope[] = [];
@@ -13,11 +14,18 @@ export class LogPanel {
   private unseen = 0;
 
   constructor(
+    private readonly panel: HTMLElement,
     private readonly list: HTMLOListElement,
     private readonly title: HTMLElement,
     private readonly paused: HTMLElement,
     copy: HTMLButtonElement,
+    close: HTMLButtonElement,
+    private readonly onClose: () => void,
   ) {
+    close.addEventListener('click', () => this.close());
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !panel.hidden) this.close();
+    });
     list.addEventListener(
       'scroll',
       () => {
@@ -45,12 +53,24 @@ export class LogPanel {
     this.following = true;
     this.unseen = 0;
     this.status();
+    this.panel.hidden = false;
   }
 
-  /** No run open (after a project switch). */
+  /** Hides the panel and drops its lines (a closed log costs nothing). */
   close(): void {
-    this.open('');
-    this.title.textContent = 'click a task, a subtask or a running agent to see its log';
+    if (this.panel.hidden) return;
+    this.panel.hidden = true;
+    this.lines = [];
+    this.list.replaceChildren();
+    this.onClose();
+  }
+
+  /** A line from the page itself (not the run's), set apart. */
+  say(text: string): void {
+    const li = document.createElement('li');
+    li.className = 'note';
+    li.textContent = text;
+    this.list.append(li);
   }
 
   append(lines: EventEnvelope[]): void {

@@ -5,19 +5,14 @@ import { requireProject } from '../../delivery/auth/access.js';
 import { HttpAuthGuard, type AuthedRequest } from './http-auth.guard.js';
 import { GatewayError } from '../../core/errors.js';
 import { STREAM_ID_PATTERN } from '../../core/ids.js';
-import type { EventEnvelope } from '../../core/envelope.js';
 import { EVENT_STORE, type EventStore } from '../../core/event-store.port.js';
 import { RateLimits } from '../../delivery/sessions/rate-limits.js';
+
+import type { HistoryPage } from '../../protocol/http.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-export interface HistoryPage {
-  events: EventEnvelope[];
-  /** Pass as `since` to continue: the last event returned, else where you were. */
-  position: string;
-  hasMore: boolean;
-}
 
 /**
  * Snapshot and history for pollers and for clients that start from state.
