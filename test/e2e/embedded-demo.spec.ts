@@ -52,6 +52,43 @@ describe('embedded mode with DEMO=1', () => {
     }
   });
 
+  it('turns the demo load up and down for a token of the demo projects, and refuses anything else', async () => {
+    const { token } = (await http('GET', `${gw.url}/demo/session`)).body as { token: string };
+    const put = (body: unknown, bearer: string | null = token) =>
+      http('PUT', `${gw.url}/demo/load`, { ...(bearer ? { token: bearer } : {}), body });
+    // Bad input changes nothing: out of range, not a number, no token.
+    for (const body of [
+      { eventsPerSecond: 1001 },
+      { eventsPerSecond: -1 },
+      { eventsPerSecond: 'lots' },
+      {},
+    ]) {
+      const res = await put(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_PAYLOAD');
+    }
+    expect((await put({ eventsPerSecond: 10 }, null)).status).toBe(401);
+    expect((await http('GET', `${gw.url}/demo/session`)).body.load).toBe(0);
+
+    const v = await Viewer.connect(gw.url, token);
+    try {
+      expect(await v.subscribe({ projectId: 'demo' })).toMatchObject({ ok: true });
+      expect(await put({ eventsPerSecond: 500 })).toMatchObject({
+        status: 200,
+        body: { eventsPerSecond: 500 },
+      });
+      expect((await http('GET', `${gw.url}/demo/session`)).body.load).toBe(500);
+      // The demo alone samples 3 hosts a second: 1,000 samples in 20 s are the load's.
+      await v.until(
+        (e) => e.filter((x) => x.type === 'system.resource.sampled').length >= 1000,
+        20_000,
+      );
+      expect((await put({ eventsPerSecond: 0 })).status).toBe(200);
+    } finally {
+      v.close();
+    }
+  }, 40_000);
+
   it('exits on SIGTERM', async () => {
     const other = await GatewayProcess.start({ DEMO: '1', JWT_SECRET: '' });
     expect(await other.kill('SIGTERM')).toBe(0);

@@ -13,7 +13,6 @@ import type { HistoryPage } from '../../protocol/http.js';
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-
 /**
  * Snapshot and history for pollers and for clients that start from state.
  * Reads are rate limited per token across the cluster, and concurrent
