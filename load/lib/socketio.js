@@ -86,7 +86,7 @@ export class SocketIoSession {
         break;
       case 'connect':
         this.connected = true;
-        this.sid = frame.data.sid ?? null;
+        this.sid = frame.data.sid !== undefined ? frame.data.sid : null;
         this.fire('connect', frame.data);
         break;
       case 'connect_error':
