@@ -6,7 +6,7 @@ import ws from 'k6/ws';
 import { check } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
 import { SocketIoSession, socketUrl } from './lib/socketio.js';
-import { projectFor, settings } from './lib/config.js';
+import { durationMs, projectFor, settings } from './lib/config.js';
 
 const cfg = settings(__ENV);
 const latency = new Trend('event_latency', true);
@@ -74,10 +74,4 @@ function compareIds(a, b) {
   const [am, as] = a.split('-').map(Number);
   const [bm, bs] = b.split('-').map(Number);
   return am - bm || as - bs;
-}
-
-function durationMs(text) {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!m) return 60000;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2]];
 }

@@ -1,4 +1,5 @@
 // npm run cluster -- [--replicas 3] [--port 8080] [--redis-url redis://...] [--json]
+//                    [--env NAME=value ...]   (more variables for every replica)
 // The compose topology without Docker, from Debian's redis-server and haproxy:
 // one Redis (started here unless --redis-url), N gateway replicas on free ports,
 // and HAProxy in front on --port (WebSocket-aware; cookie stickiness only for
@@ -24,6 +25,13 @@ const arg = (name, fallback) => {
 const REPLICAS = Number(arg('replicas', 3));
 const PORT = Number(arg('port', 8080));
 const JSON_OUT = args.includes('--json');
+/** `--env NAME=value`, repeatable: set on every replica after the cluster's own variables. */
+const EXTRA_ENV = Object.fromEntries(
+  args
+    .flatMap((a, i) => (a === '--env' && args[i + 1] ? [args[i + 1]] : []))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])
+    .filter(([name]) => /^[A-Z][A-Z0-9_]*$/.test(name)),
+);
 const say = (text) => {
   if (!JSON_OUT) process.stdout.write(`${text}\n`);
 };
@@ -113,6 +121,7 @@ try {
         DRAIN_WINDOW_MS: '5000',
         LOG_LEVEL: 'info',
         ...(i === 0 ? { DEMO: '1' } : {}),
+        ...EXTRA_ENV,
       },
       '"msg":"listening"',
     );

@@ -18,3 +18,10 @@ export function settings(env) {
 export function projectFor(index, projects) {
   return `k6-${index % projects}`;
 }
+
+/** A k6 duration (`90s`, `1m`, `500ms`) in ms; 60000 when unreadable. */
+export function durationMs(text) {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) return 60000;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2]];
+}

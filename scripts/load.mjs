@@ -1,0 +1,151 @@
+// npm run load [-- --vus 200 --seconds 60 --rate 50 --commands 100 --storm 100]
+// The k6 scenarios against the local cluster (npm run cluster: redis-server,
+// three replicas, HAProxy), spread over the three replicas:
+//   1. load/dashboards.js: --vus virtual dashboards over 10 projects for
+//      --seconds, with load/publisher.js beside it at --rate events/s;
+//   2. load/commands.js: dashboards sending --commands commands/s to 20
+//      agents on other replicas, for half of --seconds;
+//   3. load/reconnect-storm.js: --storm clients connecting, subscribing and
+//      leaving, for half of --seconds.
+// Each k6 run's own end-of-test summary is printed and kept in
+// artifacts/load/<scenario>.txt; the exit code is non-zero when any
+// threshold failed. Needs k6 on PATH (or K6=/path/to/k6).
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import jwt from 'jsonwebtoken';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+};
+const VUS = arg('vus', 200);
+const SECONDS = arg('seconds', 60);
+const RATE = arg('rate', 50);
+const COMMANDS = arg('commands', 100);
+const STORM = arg('storm', 100);
+const AGENTS = 20;
+const OPERATORS = 20;
+
+const k6 = process.env.K6 || 'k6';
+const probe = spawnSync(k6, ['version'], { encoding: 'utf8' });
+if (probe.error || probe.status !== 0) {
+  console.error(
+    `k6 was not found (${k6}). Install it: https://grafana.com/docs/k6/latest/set-up/install-k6/ ` +
+      '(Debian: the k6 apt repository; or a release binary), then put it on PATH or set K6=/path/to/k6.',
+  );
+  process.exit(1);
+}
+console.log(`using ${probe.stdout.trim()}`);
+
+const out = join(root, 'artifacts', 'load');
+mkdirSync(out, { recursive: true });
+
+// The cluster, with the abuse limits lifted for one load generator on one address and one user.
+const cluster = spawn(
+  process.execPath,
+  [
+    'scripts/cluster.mjs',
+    '--replicas',
+    '3',
+    '--port',
+    '0',
+    '--json',
+    ...['MAX_CONNECTIONS_PER_USER=100000', 'RATE_LIMIT_HANDSHAKES_PER_MINUTE=1000000'].flatMap(
+      (pair) => ['--env', pair],
+    ),
+  ],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const stop = () => cluster.kill('SIGTERM');
+process.on('SIGINT', () => (stop(), process.exit(130)));
+const info = await new Promise((resolve, reject) => {
+  let buffered = '';
+  cluster.stdout.on('data', (chunk) => {
+    buffered += chunk;
+    const line = buffered.split('\n').find((l) => l.startsWith('{'));
+    if (line) resolve(JSON.parse(line));
+  });
+  cluster.on('exit', (code) => reject(new Error(`the cluster exited (${code}) before it was up`)));
+});
+const targets = info.replicas.map((r) => r.url).join(',');
+const sign = (claims) => jwt.sign(claims, info.secret, { expiresIn: '2h' });
+console.log(`cluster up: replicas ${targets}`);
+
+/** One k6 run; its output goes to the console and to artifacts/load/<name>.txt. */
+function run(name, script, env, delayMs = 0) {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      const log = createWriteStream(join(out, `${name}.txt`));
+      const child = spawn(
+        k6,
+        ['run', '--quiet', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), script],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout.pipe(log);
+      child.stderr.pipe(log);
+      child.on('exit', (code) => {
+        log.end(() => {
+          console.log(`\n===== ${name} (k6 exit ${code}) =====`);
+          console.log(readFileSync(join(out, `${name}.txt`), 'utf8'));
+          resolve({ name, code });
+        });
+      });
+    }, delayMs);
+  });
+}
+
+const results = [];
+try {
+  const viewer = sign({ sub: 'k6-viewer', projects: ['*'] });
+  const publisher = sign({ sub: 'k6-publisher', projects: ['*'], scope: 'events:publish' });
+  // The publisher starts once the dashboards are subscribed, and stops before they leave.
+  results.push(
+    ...(await Promise.all([
+      run('dashboards', 'load/dashboards.js', {
+        TARGETS: targets,
+        TOKEN: viewer,
+        VUS,
+        DURATION: `${SECONDS}s`,
+      }),
+      run(
+        'publisher',
+        'load/publisher.js',
+        { TARGETS: targets, PUBLISH_TOKEN: publisher, RATE, DURATION: `${SECONDS - 10}s` },
+        5000,
+      ),
+    ])),
+  );
+  const project = 'k6-commands';
+  results.push(
+    await run('commands', 'load/commands.js', {
+      TARGETS: targets,
+      COMMAND_PROJECT: project,
+      RATE: COMMANDS,
+      DURATION: `${Math.ceil(SECONDS / 2)}s`,
+      AGENT_TOKENS: Array.from({ length: AGENTS }, (_, i) =>
+        sign({ sub: `agent-${i}`, projects: [project], role: 'agent' }),
+      ).join(','),
+      OPERATOR_TOKENS: Array.from({ length: OPERATORS }, (_, i) =>
+        sign({ sub: `k6-operator-${i}`, projects: [project], scope: 'agents:command' }),
+      ).join(','),
+    }),
+  );
+  results.push(
+    await run('reconnect-storm', 'load/reconnect-storm.js', {
+      TARGETS: targets,
+      TOKEN: viewer,
+      VUS: STORM,
+      DURATION: `${Math.ceil(SECONDS / 2)}s`,
+    }),
+  );
+} finally {
+  stop();
+}
+console.log('\nscenario          thresholds');
+for (const r of results)
+  console.log(`${r.name.padEnd(18)}${r.code === 0 ? 'passed' : `FAILED (k6 exit ${r.code})`}`);
+process.exit(results.every((r) => r.code === 0) ? 0 : 1);
