@@ -225,6 +225,16 @@ describe('the dashboard, kept open all day', () => {
         type: 'task.status.changed',
         data: { taskId: 'a-rather-long-task-name-that-needs-room', from: null, to: 'planning' },
       },
+      // A busy agent: its row says what it runs, a long line on a phone.
+      {
+        type: 'agent.run.started',
+        data: {
+          runId: 'run-with-a-long-identifier-0123456789',
+          agentId: 'agent-with-a-long-name',
+          agentType: 'worker',
+          taskId: 'a-rather-long-task-name-that-needs-room',
+        },
+      },
     ]);
     const page = await open(viewerUrl([p]), { width: 390, height: 844 });
     await page.waitForSelector('[data-task="a-rather-long-task-name-that-needs-room"]');
