@@ -127,7 +127,7 @@ export async function startRedis() {
 
 /** One gateway replica (`dist/main.js`); replicas of one scenario share `prefix`. */
 export const gateway =
-  (secret, nodeArgs = []) =>
+  (secret, nodeArgs = [], extraEnv = {}) =>
   async (port, redisUrl, prefix) => {
     const child = await startProcess(
       process.execPath,
@@ -148,6 +148,7 @@ export const gateway =
         RATE_LIMIT_COMMANDS_PER_SECOND: '100000',
         // One agent answers every command of the command scenario on one socket.
         RATE_LIMIT_MESSAGES_PER_SECOND: '100000',
+        ...extraEnv,
       },
       '"msg":"listening"',
     );

@@ -1,9 +1,13 @@
-// npm run soak -- --minutes N [--viewers 300 --rate 100]
+// npm run soak -- --minutes N [--viewers 300 --rate 100 --agents 10 --commands 5]
 // The long version of the leak test: one replica (node --expose-gc) on a
-// private redis-server; waves of viewers connect, subscribe to projects and
-// run logs, churn and leave, while events are published at a steady rate.
-// Every 10 s it prints heap after GC, RSS, connected sockets and the internal
-// counts; at the end, the heap growth from the first sample to the last.
+// private redis-server, under churn: waves of viewers connect, subscribe to
+// projects and run logs, and leave; SSE streams open and close; agents
+// connect, answer commands and leave (commands to an agent that is away wait
+// and expire); an operator sends --commands commands/s; events are published
+// at a steady rate throughout. Every 10 s it prints heap after GC, RSS,
+// connected sockets and the internal counts; at the end, the heap growth
+// and its slope (least squares over the per-minute samples, MiB per hour).
+// The 24-hour soak is `npm run soak -- --minutes 1440`.
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
@@ -13,6 +17,9 @@ const args = parseArgs();
 const MINUTES = Number(args.minutes ?? 1);
 const VIEWERS = Number(args.viewers ?? 300);
 const RATE = Number(args.rate ?? 100);
+const AGENTS = Number(args.agents ?? 10);
+const COMMANDS_PER_SECOND = Number(args.commands ?? 5);
+const COMMAND_PROJECT = 'soak-cmd';
 const SECRET = randomBytes(32).toString('hex');
 const viewerToken = jwt.sign({ sub: 'soak-viewer', projects: ['*'] }, SECRET, { expiresIn: 86400 });
 const serviceToken = jwt.sign({ sub: 'soak', projects: ['*'], scope: 'events:publish' }, SECRET, {
@@ -21,7 +28,21 @@ const serviceToken = jwt.sign({ sub: 'soak', projects: ['*'], scope: 'events:pub
 
 const redis = await startRedis();
 const port = await freePort();
-const replica = await gateway(SECRET, ['--expose-gc'])(port, redis.url, `soak${Date.now()}`);
+// Commands to an agent that is away expire within the run, so the expiry path is soaked too.
+const replica = await gateway(SECRET, ['--expose-gc'], { COMMAND_TTL_MS: '5000' })(
+  port,
+  redis.url,
+  `soak${Date.now()}`,
+);
+const operatorToken = jwt.sign(
+  { sub: 'soak-operator', projects: [COMMAND_PROJECT], scope: 'agents:command' },
+  SECRET,
+  { expiresIn: 86400 },
+);
+const agentToken = (i) =>
+  jwt.sign({ sub: `soak-agent-${i}`, projects: [COMMAND_PROJECT], role: 'agent' }, SECRET, {
+    expiresIn: 86400,
+  });
 const url = replica.url;
 const stopAt = Date.now() + MINUTES * 60_000;
 let running = true;
@@ -72,6 +93,81 @@ async function churn() {
   }
 }
 
+/** An SSE stream held 0.5 to 3 s, then dropped (as a closed tab does). */
+async function sseStreams() {
+  let i = 0;
+  while (running) {
+    const abort = new AbortController();
+    const projectId = `soak${i++ % 20}`;
+    const res = await fetch(`${url}/api/projects/${projectId}/events`, {
+      headers: { authorization: `Bearer ${viewerToken}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    }).catch(() => null);
+    const reader = res?.body?.getReader();
+    const until = Date.now() + 500 + Math.random() * 2500;
+    while (reader && Date.now() < until) {
+      const read = await Promise.race([
+        reader.read().catch(() => ({ done: true })),
+        new Promise((r) => setTimeout(() => r({ done: false }), until - Date.now())),
+      ]);
+      if (read.done) break;
+    }
+    abort.abort();
+  }
+}
+
+/** Agent i: connects, answers every command it is given, leaves after 2 to 6 s, comes back. */
+async function agentLives(i) {
+  while (running) {
+    await new Promise((resolve) => {
+      const socket = io(url, {
+        auth: { token: agentToken(i) },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      socket.on('command', ({ commandId, projectId }) => {
+        socket.emit('command:accepted', { commandId, projectId }, () =>
+          socket.emit('command:completed', { commandId, projectId, result: 'ok' }, () => {}),
+        );
+      });
+      socket.on('connect_error', () => resolve());
+      setTimeout(
+        () => {
+          socket.close();
+          resolve();
+        },
+        2000 + Math.random() * 4000,
+      );
+    });
+    await new Promise((r) => setTimeout(r, Math.random() * 2000));
+  }
+}
+
+/** One operator asking agents in turn, present or not. */
+async function operator() {
+  const socket = io(url, {
+    auth: { token: operatorToken },
+    transports: ['websocket'],
+    forceNew: true,
+  });
+  let n = 0;
+  while (running) {
+    socket.emit(
+      'command:request',
+      {
+        projectId: COMMAND_PROJECT,
+        agentId: `soak-agent-${n++ % AGENTS}`,
+        command: 'agent.instruct',
+        args: { text: `step ${n}` },
+      },
+      () => {},
+    );
+    await new Promise((r) => setTimeout(r, 1000 / COMMANDS_PER_SECOND));
+  }
+  socket.close();
+}
+
 async function publish() {
   let n = 0;
   while (running) {
@@ -93,21 +189,29 @@ async function publish() {
 }
 
 console.log(
-  `soak: ${MINUTES} min, waves of ${VIEWERS} viewers (stay 0.5-3.5 s), ${RATE} events/s; sample every 10 s\n`,
+  `soak: ${MINUTES} min, waves of ${VIEWERS} viewers (stay 0.5-3.5 s), SSE streams, ${AGENTS} agents coming and going, ${COMMANDS_PER_SECOND} commands/s, ${RATE} events/s; sample every 10 s\n`,
 );
 console.log('  time  heapMiB  rssMiB  sockets  internal');
 const samples = [];
+const times = [];
 const sample = async () => {
   const heap = await json('/debug/heap');
   const m = await metrics();
   const at = Math.round((Date.now() - (stopAt - MINUTES * 60_000)) / 1000);
   samples.push(heap.heapUsed);
+  times.push(at);
   console.log(
     `${String(at).padStart(5)}s ${(heap.heapUsed / 2 ** 20).toFixed(1).padStart(8)} ${(heap.rss / 2 ** 20).toFixed(1).padStart(7)} ${String(m.sockets).padStart(8)}  ${JSON.stringify(m.internal)}`,
   );
 };
 await sample();
-const work = Promise.all([churn(), publish()]);
+const work = Promise.all([
+  churn(),
+  publish(),
+  sseStreams(),
+  operator(),
+  ...Array.from({ length: AGENTS }, (_, i) => agentLives(i)),
+]);
 while (Date.now() < stopAt) {
   await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(0, stopAt - Date.now()))));
   await sample();
@@ -118,8 +222,19 @@ await work;
 await new Promise((r) => setTimeout(r, 500));
 await sample();
 const growth = (samples.at(-1) - samples[0]) / 2 ** 20;
+// The slope over the samples taken under load (not the last, after everyone left).
+const xs = times.slice(0, -1).map((t) => t / 3600);
+const ys = samples.slice(0, -1).map((b) => b / 2 ** 20);
+const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+const [mx, my] = [mean(xs), mean(ys)];
+const slope =
+  xs.reduce((a, x, k) => a + (x - mx) * (ys[k] - my), 0) /
+  Math.max(
+    1e-9,
+    xs.reduce((a, x) => a + (x - mx) ** 2, 0),
+  );
 console.log(
-  `\nheap after GC: first ${(samples[0] / 2 ** 20).toFixed(1)} MiB, last ${(samples.at(-1) / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB`,
+  `\nheap after GC: first ${(samples[0] / 2 ** 20).toFixed(1)} MiB, last ${(samples.at(-1) / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB; slope under load ${slope.toFixed(2)} MiB/hour over ${xs.length} samples`,
 );
 replica.child.kill('SIGKILL');
 redis.child.kill('SIGKILL');

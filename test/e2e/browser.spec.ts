@@ -243,7 +243,8 @@ describe('dashboard commands in the demo, in Chromium', () => {
     await (await row.$('button[data-action=log]'))!.click();
     await page.waitForSelector('[data-testid=log-state].state-running');
 
-    await (await row.$('button[data-action=interrupt]'))!.click();
+    // The run's log panel (over the side of the page) has its own Interrupt.
+    await page.click('[data-testid=log-interrupt]');
     // The command moves through its states on the page; the run ends, and says why.
     const command = await page.waitForSelector(
       `[data-testid=commands] li[data-state=completed]:has-text("interrupt ${runId}")`,
@@ -257,6 +258,7 @@ describe('dashboard commands in the demo, in Chromium', () => {
     );
     expect(await page.isHidden('[data-testid=log-interrupt]')).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, 'interrupted.png') });
+    await page.click('[data-testid=log-close]');
 
     // Its task now waits for a retry; the card's button sends one to a connected agent.
     const retry = await page.waitForSelector(
