@@ -164,7 +164,12 @@ export async function measureWindow({ servers, fleet, publisher, procs, run, gra
   const stats = await fleet.stats(published.ranges);
   const usage = meter.end();
   const loops = await Promise.all(servers.map(loopDelay));
+  // The servers' cost: replicas plus Redis, per 1,000 events delivered.
+  const serverCpuSeconds = usage
+    .filter((p) => p.role.startsWith('replica') || p.role === 'redis')
+    .reduce((sum, p) => sum + p.cpuSeconds, 0);
   return {
+    serverCpuMsPer1000: stats.unique ? (serverCpuSeconds * 1e6) / stats.unique : NaN,
     rate: run.rate,
     seconds: published.seconds,
     published: Object.values(published.ranges).reduce((s, [a, b]) => s + b - a, 0),

@@ -1,6 +1,7 @@
 // Shared by the benchmark scenarios: free ports, child processes that signal
 // readiness on stdout, CPU and RSS from /proc, and the two servers under test.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -99,6 +100,26 @@ export function postJson(url, { agent, token, body, headers = {} }) {
     req.on('error', (err) => resolve(`error:${err.code ?? err.message}`));
     req.end(body);
   });
+}
+
+/**
+ * `--pin`: the servers (replicas, Redis) on the first half of the cores and
+ * the load processes (viewers, publisher) on the rest, so a step measures
+ * the servers, not the cores they share with their load. Null when the
+ * machine has one core or `taskset` is missing.
+ */
+export function coreSplit() {
+  const n = cpus().length;
+  if (n < 2 || spawnSync('taskset', ['--version']).status !== 0) return null;
+  const half = Math.ceil(n / 2);
+  const range = (a, b) => (a === b ? String(a) : `${a}-${b}`);
+  return { servers: range(0, half - 1), load: range(half, n - 1) };
+}
+
+/** Moves a running process (all its threads) onto `cores` (`taskset -a -p -c`). */
+export function pin(pid, cores) {
+  const run = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`taskset ${cores} ${pid}: ${run.stderr}`);
 }
 
 export function cpuAndRss(pid) {

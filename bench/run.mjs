@@ -1,5 +1,6 @@
 // npm run bench [-- --only fanout,ingest,connections,recovery,snapshot --quick --seconds 4
-//                  --json out.json --profile]
+//                  --json out.json --profile --pin]
+// --pin: servers (replicas, Redis) and load processes on disjoint cores (taskset).
 // The benchmark suite. Every scenario runs against the gateway and against the
 // baseline (plain Socket.IO + @socket.io/redis-adapter, bench/baseline-server.mjs)
 // in the same run, on one private redis-server, with the same load processes;
@@ -10,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
-import { parseArgs, PROFILE_NODE_ARGS, startRedis } from './lib.mjs';
+import { coreSplit, parseArgs, pin, PROFILE_NODE_ARGS, startRedis } from './lib.mjs';
 import { STEP, connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
 import { recovery } from './scenarios/recovery.mjs';
 import { snapshot } from './scenarios/snapshot.mjs';
@@ -23,6 +24,7 @@ const only = new Set((args.only ?? 'fanout,ingest,connections,recovery,snapshot'
 const secret = randomBytes(32).toString('hex');
 const sign = (claims) => jwt.sign(claims, secret, { expiresIn: 7200 });
 const profile = 'profile' in args;
+const cores = 'pin' in args ? coreSplit() : null;
 
 const ctx = {
   secret,
@@ -32,7 +34,14 @@ const ctx = {
   serviceToken: sign({ sub: 'bench-publisher', projects: ['*'], scope: 'events:publish' }),
   log: (line) => console.log(line),
   redis: await startRedis(),
+  cores,
 };
+if (cores) {
+  pin(ctx.redis.child.pid, cores.servers);
+  console.log(
+    `pinned: replicas and Redis on cores ${cores.servers}; viewers and publisher on cores ${cores.load}`,
+  );
+} else if ('pin' in args) console.log('not pinned: one core, or no taskset');
 
 const plans = [
   ...String(args.fanout ?? '1000,5000')
@@ -52,14 +61,27 @@ const plans = [
     })),
   {
     key: 'ingest',
-    name: 'ingest',
-    title: `ingest: ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
+    name: 'ingest batched',
+    title: `ingest, batched (10 events per request, up to 100 allowed): ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
     run: (kind) =>
       ingest(ctx, kind, {
         rate: quick ? 1000 : 10000,
         seconds: seconds * 2,
         projects: 100,
         viewersPerProject: 10,
+      }),
+  },
+  {
+    key: 'ingest',
+    name: 'ingest one per request',
+    title: `ingest, one event per request: ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
+    run: (kind) =>
+      ingest(ctx, kind, {
+        rate: quick ? 1000 : 10000,
+        seconds: seconds * 2,
+        projects: 100,
+        viewersPerProject: 10,
+        perRequest: 1,
       }),
   },
   {
@@ -90,6 +112,20 @@ const plans = [
   },
 ].filter((plan) => only.has(plan.key));
 
+/**
+ * The primary efficiency figure: server CPU (replicas plus Redis) per 1,000
+ * deliveries, both at the baseline's highest passing rate.
+ */
+function costAtBaselineBest(gateway, baseline) {
+  const rate = baseline.maxPassingRate;
+  const at = (r) => r.steps.filter((s) => s.rate === rate).at(-1);
+  const [ours, theirs] = [at(gateway), at(baseline)];
+  if (!rate || !ours || !theirs) return console.log('  cost per delivery: no common passing rate');
+  console.log(
+    `  server CPU per 1,000 deliveries at ${rate} ev/s (the baseline's highest passing rate): gateway ${ours.serverCpuMsPer1000.toFixed(1)} ms, baseline ${theirs.serverCpuMsPer1000.toFixed(1)} ms, ratio ${(ours.serverCpuMsPer1000 / theirs.serverCpuMsPer1000).toFixed(2)}`,
+  );
+}
+
 const results = {};
 try {
   for (const plan of plans) {
@@ -98,6 +134,7 @@ try {
     const baseline = await plan.run('baseline');
     results[plan.name] = { gateway, baseline };
     printTable(plan.key, gateway, baseline);
+    if (plan.key === 'fanout') costAtBaselineBest(gateway, baseline);
   }
 } finally {
   ctx.redis.child.kill('SIGKILL');

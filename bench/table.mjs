@@ -7,6 +7,7 @@ const maxRss = (r, prefix) =>
   Math.max(...r.processes.filter((p) => p.role.startsWith(prefix)).map((p) => p.rssMb));
 
 const delivery = [
+  ['server CPU ms / 1,000 deliveries', (r) => r.serverCpuMsPer1000, 1],
   ['deliveries/s', (r) => r.deliveredPerSec, 0],
   ['delivered / expected', null, 0, (r) => `${r.expected - r.lost}/${r.expected}`],
   ['lost', (r) => r.lost, 0],
@@ -38,13 +39,20 @@ const rowsFor = {
       // A rate run twice (it failed once) shows as rate:p99/p99.
       (r) =>
         r.steps
-          .map((s) => `${s.retry ? '/' : ` ${s.rate}:`}${s.p99}${s.lost ? 'L' : ''}`)
+          .map(
+            (s) =>
+              `${s.retry ? '/' : ` ${s.rate}:`}${s.p99}${s.lost ? 'L' : ''}${s.generatorLoopP99Ms > 50 ? '!' : ''}`,
+          )
           .join('')
           .trim(),
     ],
     ...delivery,
   ],
-  ingest: [['passes', null, 0, (r) => (r.passes ? 'yes' : 'no')], ...delivery],
+  ingest: [
+    ['passes', null, 0, (r) => (r.passes ? 'yes' : r.loadSaturated ? 'no (load saturated)' : 'no')],
+    ['publish requests', (r) => r.requests, 0],
+    ...delivery,
+  ],
   connections: [
     ['connect s', (r) => r.connectSeconds, 1],
     ['connect CPU s (replicas)', (r) => r.connectCpuSeconds, 2],

@@ -6,7 +6,10 @@
 // Each event's `taskId` is its project's sequence number, which the viewers
 // use to count loss and duplicates.
 //
-// IPC: `run { urls, projects, token, rate, seconds, tickMs }` answers
+// `perRequest` (default 100, the API's most) caps the events of one request:
+// 1 sends each event on its own.
+//
+// IPC: `run { urls, projects, token, rate, seconds, tickMs, perRequest }` answers
 // `{ ranges: { projectId: [from, to) }, failures, refusals, requests }` once
 // every request has been answered; events refused (not 202) are counted as
 // failures, and the requests behind them in `refusals` by HTTP status (or
@@ -19,7 +22,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** Next sequence number per project: sequences continue across runs. */
 const next = new Map();
 
-async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
+async function run({ id, urls, projects, token, rate, seconds, tickMs = 10, perRequest = 100 }) {
   const ticks = Math.max(1, Math.round((seconds * 1000) / tickMs));
   const perTick = (rate * tickMs) / 1000;
   const ranges = Object.fromEntries(projects.map((p) => [p, [next.get(p) ?? 0, next.get(p) ?? 0]]));
@@ -48,7 +51,12 @@ async function run({ id, urls, projects, token, rate, seconds, tickMs = 10 }) {
       if (!byProject.has(projectId)) byProject.set(projectId, []);
       byProject.get(projectId).push(seq);
     }
-    for (const [projectId, seqs] of byProject) {
+    const batches = [];
+    for (const [projectId, all] of byProject) {
+      for (let i = 0; i < all.length; i += perRequest)
+        batches.push([projectId, all.slice(i, i + perRequest)]);
+    }
+    for (const [projectId, seqs] of batches) {
       const url = urls[round++ % urls.length];
       requests++;
       const body = JSON.stringify(
