@@ -12,6 +12,7 @@
 // `npm run load` signs these and runs this script against the local cluster.
 import ws from 'k6/ws';
 import { check } from 'k6';
+import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
 import { SocketIoSession, socketUrl } from './lib/socketio.js';
 import { durationMs, settings } from './lib/config.js';
@@ -33,6 +34,7 @@ const unfinished = new Counter('commands_unfinished');
 const duplicated = new Counter('commands_run_twice');
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'],
   scenarios: {
     agents: {
       executor: 'per-vu-iterations',
@@ -61,7 +63,8 @@ export const options = {
 
 /** An agent: accepts and completes each command it is given, once. */
 export function agent() {
-  const index = __VU - 1;
+  // VU numbers run on across scenarios; one iteration per VU numbers them within this one.
+  const index = exec.scenario.iterationInTest;
   const target = cfg.targets[index % cfg.targets.length];
   const seen = {};
   const lifetime = durationMs(cfg.duration) + AGENT_LEAD_MS + DRAIN_MS;
@@ -89,7 +92,7 @@ export function agent() {
 
 /** An operator: subscribed to the project, asks agents in turn at its share of RATE. */
 export function operator() {
-  const index = __VU - 1;
+  const index = exec.scenario.iterationInTest;
   // Another replica than the agents of the same index, so trips cross replicas.
   const target = cfg.targets[(index + 1) % cfg.targets.length];
   const everyMs = (1000 * operatorTokens.length) / rate;
@@ -121,7 +124,7 @@ export function operator() {
         let stopped = false;
         socket.setInterval(() => {
           if (stopped) return;
-          const commandId = `k6-${__VU}-${seq}`;
+          const commandId = `k6-${index}-${seq}`;
           const agentId = `agent-${(index + seq) % agentTokens.length}`;
           seq++;
           sentAt[commandId] = Date.now();

@@ -17,6 +17,7 @@ const resyncs = new Counter('resyncs');
 const subscribeFailures = new Counter('subscribe_failures');
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'],
   scenarios: {
     dashboards: { executor: 'constant-vus', vus: cfg.vus, duration: cfg.duration },
   },

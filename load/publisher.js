@@ -9,6 +9,7 @@ import { projectFor, settings } from './lib/config.js';
 const cfg = settings(__ENV);
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'],
   scenarios: {
     publish: {
       executor: 'constant-arrival-rate',

@@ -13,6 +13,7 @@ const subscribed = new Trend('time_to_subscribed', true);
 const refused = new Counter('connections_refused');
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'],
   scenarios: {
     storm: { executor: 'constant-vus', vus: cfg.vus, duration: cfg.duration },
   },

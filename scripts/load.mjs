@@ -54,7 +54,7 @@ const cluster = spawn(
     '--port',
     '0',
     '--json',
-    ...['MAX_CONNECTIONS_PER_USER=100000', 'RATE_LIMIT_HANDSHAKES_PER_MINUTE=1000000'].flatMap(
+    ...['MAX_CONNECTIONS_PER_USER=10000', 'RATE_LIMIT_HANDSHAKES_PER_MINUTE=1000000'].flatMap(
       (pair) => ['--env', pair],
     ),
   ],
@@ -82,7 +82,14 @@ function run(name, script, env, delayMs = 0) {
       const log = createWriteStream(join(out, `${name}.txt`));
       const child = spawn(
         k6,
-        ['run', '--quiet', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), script],
+        [
+          'run',
+          '--quiet',
+          '--address',
+          '127.0.0.1:0',
+          ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+          script,
+        ],
         { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       child.stdout.pipe(log);

@@ -31,6 +31,9 @@ export const COMMAND_REGISTRY: { [C in CommandType]: new () => CommandPayloads[C
   'task.retry': TaskRetry,
 };
 
+/** The owner (registry `owner`) of an agent's commands: the store indexes its unfinished ones. */
+export const commandOwner = (agentId: string): string => `agent:${agentId}`;
+
 export const COMMAND_TYPES = Object.keys(COMMAND_REGISTRY) as CommandType[];
 
 export function isCommandType(value: unknown): value is CommandType {

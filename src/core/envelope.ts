@@ -35,6 +35,12 @@ export interface PendingEvent {
   entityKey: string | null;
   /** The entity has ended and may age out of the snapshot. */
   ends: boolean;
+  /**
+   * Who the entity belongs to (`agent:<id>` for a command), or null: the
+   * store keeps each owner's entities that have not ended, to be read
+   * without the whole snapshot.
+   */
+  owner: string | null;
   /** Log line: goes to the run's stream instead of the project's. */
   runId: string | null;
 }

@@ -158,6 +158,12 @@ export interface EventStore {
    * writer reads before a conditional append on them.
    */
   readEntities(projectId: string, entityKeys: readonly string[]): Promise<(EventEnvelope | null)[]>;
+  /**
+   * The latest event of each entity of `owner` (see the registry's `owner`)
+   * that has not ended, in no particular order: an agent's unfinished
+   * commands, read without the snapshot.
+   */
+  readOpen(projectId: string, owner: string): Promise<EventEnvelope[]>;
   /** Events after `since` (exclusive), oldest first, or `held: false`. `"0-0"` is the start. */
   readAfter(stream: StreamRef, since: string, limit: number): Promise<ReadAfterResult>;
   /**

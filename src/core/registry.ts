@@ -1,3 +1,4 @@
+import { commandOwner } from './commands.js';
 import {
   AgentPresenceChanged,
   CommandAccepted,
@@ -45,6 +46,12 @@ interface RegistryEntry<T extends EventType> {
   entityKey: (data: EventPayloads[T]) => string | null;
   /** True when the entity has ended (finished run, done task): it ages out of the snapshot. */
   ends: (data: EventPayloads[T]) => boolean;
+  /**
+   * The owner of the entity (an agent, for its commands): the store indexes
+   * each owner's open (not ended) entities, so "the agent's unfinished
+   * commands" is one small read, not a scan of the snapshot.
+   */
+  owner?: (data: EventPayloads[T]) => string;
   /** True for log lines, which live in per-run streams rather than the project's. */
   isLog?: true;
   /**
@@ -120,31 +127,37 @@ export const EVENT_REGISTRY: Registry = {
   'command.requested': {
     payload: CommandRequested,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: never,
   },
   'command.accepted': {
     payload: CommandAccepted,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: never,
   },
   'command.completed': {
     payload: CommandCompleted,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: () => true,
   },
   'command.failed': {
     payload: CommandFailed,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: () => true,
   },
   'command.interrupted': {
     payload: CommandInterrupted,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: () => true,
   },
   'command.expired': {
     payload: CommandExpired,
     entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
     ends: () => true,
   },
 };

@@ -70,6 +70,7 @@ export function validateEvent(
   const anyEntry = entry as {
     entityKey: (d: unknown) => string | null;
     ends: (d: unknown) => boolean;
+    owner?: (d: unknown) => string;
     isLog?: true;
   };
   return {
@@ -80,6 +81,7 @@ export function validateEvent(
     data: plain,
     entityKey: anyEntry.entityKey(plain),
     ends: anyEntry.ends(plain),
+    owner: anyEntry.owner?.(plain) ?? null,
     runId: anyEntry.isLog ? (plain as { runId: string }).runId : null,
   };
 }

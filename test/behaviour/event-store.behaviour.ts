@@ -379,6 +379,53 @@ export function describeEventStore(name: string, factory: EventStoreFactory): vo
       expect(JSON.parse(batch.text!)).toEqual(c.received);
     });
 
+    it("keeps each owner's open entities: an agent's commands until each ends, without the snapshot", async () => {
+      const { store, publisher } = await open();
+      const projectId = newProject();
+      const command = (type: string, commandId: string, agentId: string, extra = {}) => ({
+        type,
+        projectId,
+        data: { commandId, agentId, ...extra },
+      });
+      const requested = (commandId: string, agentId: string) =>
+        command('command.requested', commandId, agentId, {
+          command: 'agent.instruct',
+          args: { text: 'go' },
+          requestedBy: 'op',
+          expiresAt: new Date(Date.now() + 60_000).toISOString(),
+        });
+      const openOf = async (agentId: string) =>
+        (await store.readOpen(projectId, `agent:${agentId}`))
+          .map((e) => `${(e.data as { commandId: string }).commandId}:${e.type}`)
+          .sort();
+      await publisher.publishUnchecked(
+        projectId,
+        [requested('c1', 'a1'), requested('c2', 'a1'), requested('c3', 'a2')],
+        'svc',
+      );
+      expect(await openOf('a1')).toEqual(['c1:command.requested', 'c2:command.requested']);
+      expect(await openOf('a2')).toEqual(['c3:command.requested']);
+      // The latest state of each: accepted.
+      await publisher.publishUnchecked(projectId, [command('command.accepted', 'c1', 'a1')], 'svc');
+      expect(await openOf('a1')).toEqual(['c1:command.accepted', 'c2:command.requested']);
+      // Ended ones leave the index (they stay in the snapshot until they age out).
+      await publisher.publishUnchecked(
+        projectId,
+        [
+          command('command.completed', 'c1', 'a1', { result: 'ok' }),
+          command('command.expired', 'c2', 'a1'),
+        ],
+        'svc',
+      );
+      expect(await openOf('a1')).toEqual([]);
+      expect(Object.keys((await store.snapshot(projectId)).snapshot)).toContain('command:c1');
+      expect(await openOf('a2')).toEqual(['c3:command.requested']);
+      expect(await store.readOpen(projectId, 'agent:nobody')).toEqual([]);
+      // Entities without an owner are not indexed anywhere.
+      await publisher.publishUnchecked(projectId, [task(projectId, 't1', 'active')], 'svc');
+      expect(await store.readOpen(projectId, 'task:t1')).toEqual([]);
+    });
+
     it('appends on a condition: the entity at its expected version, or new when none is expected', async () => {
       const { store, publisher } = await open();
       const projectId = newProject();

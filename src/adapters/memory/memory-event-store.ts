@@ -39,6 +39,8 @@ interface ProjectState {
   latest: Map<string, EventEnvelope>;
   /** entity key -> time (ms) it ended. */
   ended: Map<string, number>;
+  /** Owner -> the keys of its entities that have not ended. */
+  open: Map<string, Set<string>>;
 }
 
 /**
@@ -115,6 +117,17 @@ export class MemoryEventStore implements EventStore {
     return Promise.resolve(entityKeys.map((key) => state.latest.get(key) ?? null));
   }
 
+  readOpen(projectId: string, owner: string): Promise<EventEnvelope[]> {
+    const state = this.state(projectId);
+    const keys = state.open.get(owner) ?? new Set<string>();
+    return Promise.resolve(
+      [...keys].flatMap((key) => {
+        const latest = state.latest.get(key);
+        return latest ? [latest] : [];
+      }),
+    );
+  }
+
   private record(name: string): IdempotencyRecord | null {
     const held = this.records.get(name);
     if (held && held.expiresAt <= this.now()) {
@@ -172,6 +185,13 @@ export class MemoryEventStore implements EventStore {
         state.latest.set(event.entityKey, envelope);
         if (event.ends) state.ended.set(event.entityKey, now);
         else state.ended.delete(event.entityKey);
+        if (event.owner) {
+          const open = state.open.get(event.owner) ?? new Set<string>();
+          if (event.ends) open.delete(event.entityKey);
+          else open.add(event.entityKey);
+          if (open.size) state.open.set(event.owner, open);
+          else state.open.delete(event.owner);
+        }
       }
       stored.push(envelope);
     }
@@ -268,7 +288,7 @@ export class MemoryEventStore implements EventStore {
   private state(projectId: string): ProjectState {
     let state = this.states.get(projectId);
     if (!state) {
-      state = { latest: new Map(), ended: new Map() };
+      state = { latest: new Map(), ended: new Map(), open: new Map() };
       this.states.set(projectId, state);
     }
     return state;

@@ -17,6 +17,11 @@ export class RedisKeys {
     return `${this.prefix}:{${projectId}}:state`;
   }
 
+  /** Set: the keys of `owner`'s entities that have not ended (an agent's unfinished commands). */
+  open(projectId: string, owner: string): string {
+    return `${this.prefix}:{${projectId}}:open:${owner}`;
+  }
+
   /** Sorted set: entity key -> time it ended (ms); drives ageing out of the snapshot. */
   ended(projectId: string): string {
     return `${this.prefix}:{${projectId}}:ended`;

@@ -4,7 +4,13 @@ import type { EventEnvelope, PendingEvent, Snapshot } from '../../core/envelope.
 import type { RedisKeys } from './keys.js';
 import type { RedisCommandClient } from './lua-script.js';
 import { withRedis } from './redis-errors.js';
-import { APPEND_SCRIPT, ENTITIES_SCRIPT, READ_AFTER_SCRIPT, SNAPSHOT_SCRIPT } from './scripts.js';
+import {
+  APPEND_SCRIPT,
+  ENTITIES_SCRIPT,
+  OPEN_SCRIPT,
+  READ_AFTER_SCRIPT,
+  SNAPSHOT_SCRIPT,
+} from './scripts.js';
 import type { IdempotencyClaim, IdempotencyRecord } from '../../core/idempotency.js';
 import {
   type AppendOnceResult,
@@ -124,6 +130,14 @@ export class RedisEventStore implements EventStore {
     return reply.map((text) => (text ? (JSON.parse(text) as EventEnvelope) : null));
   }
 
+  async readOpen(projectId: string, owner: string): Promise<EventEnvelope[]> {
+    const { keys } = this.options;
+    const reply = (await withRedis(() =>
+      OPEN_SCRIPT.run(this.client, [keys.open(projectId, owner), keys.state(projectId)], []),
+    )) as string[];
+    return reply.map((text) => JSON.parse(text) as EventEnvelope);
+  }
+
   /** Writes go through the guard (heartbeat, circuit breaker) when there is one. */
   private guarded<T>(write: () => Promise<T>): Promise<T> {
     const { guard } = this.options;
@@ -145,6 +159,17 @@ export class RedisEventStore implements EventStore {
     const { keys, limits } = this.options;
     const redisKeys = [keys.events(projectId), keys.state(projectId), keys.ended(projectId)];
     const logIndex = new Map<string, number>();
+    const ownerIndex = new Map<string, number>();
+    /** The index (1-based) of `key` in KEYS, added once. */
+    const keyOf = (seen: Map<string, number>, name: string, key: string) => {
+      let index = seen.get(name) ?? 0;
+      if (index === 0) {
+        redisKeys.push(key);
+        index = redisKeys.length;
+        seen.set(name, index);
+      }
+      return index;
+    };
     const args: (string | number)[] = [
       keys.live(projectId),
       limits.maxEvents,
@@ -155,14 +180,8 @@ export class RedisEventStore implements EventStore {
     ];
     for (const event of events) {
       let keyIndex = 1;
-      if (event.runId !== null) {
-        keyIndex = logIndex.get(event.runId) ?? 0;
-        if (keyIndex === 0) {
-          redisKeys.push(keys.logs(projectId, event.runId));
-          keyIndex = redisKeys.length;
-          logIndex.set(event.runId, keyIndex);
-        }
-      }
+      if (event.runId !== null)
+        keyIndex = keyOf(logIndex, event.runId, keys.logs(projectId, event.runId));
       const body = JSON.stringify({
         type: event.type,
         projectId,
@@ -170,7 +189,11 @@ export class RedisEventStore implements EventStore {
         source: event.source,
         data: event.data,
       });
-      args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0');
+      const ownerKey =
+        event.owner && event.entityKey
+          ? keyOf(ownerIndex, event.owner, keys.open(projectId, event.owner))
+          : 0;
+      args.push(keyIndex, body, event.entityKey ?? '', event.ends ? '1' : '0', ownerKey);
     }
     args.push(expectations.length);
     for (const { entityKey, version } of expectations) args.push(entityKey, version ?? '');

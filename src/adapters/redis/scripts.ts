@@ -60,11 +60,12 @@ end
  * exists nothing is written and the reply is {'REPLAY', record}; otherwise
  * the record ({"fingerprint", "answer", "ids"}) is written with the events.
  *
- * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams, then
- *       the idempotency record when claimed.
+ * KEYS: 1 project stream, 2 state hash, 3 ended zset, 4.. log streams and
+ *       owners' open sets, then the idempotency record when claimed.
  * ARGV: 1 channel, 2 max events, 3 max log lines, 4 log ttl s,
  *       5 ended ttl ms, 6 n, then per event:
- *       key index, body JSON, entity key ('' for none), '1' if it ends the entity;
+ *       key index, body JSON, entity key ('' for none), '1' if it ends the entity,
+ *       the key index of its owner's open set (0 for none);
  *       then m (absent: 0), and per expectation: entity key, expected version or '';
  *       then the record's key index (absent: 0, none), fingerprint, answer (as a JSON string), ttl ms.
  */
@@ -72,8 +73,8 @@ export const APPEND_SCRIPT = new LuaScript(
   `${ID_HELPERS}
 local now = now_ms()
 local n = tonumber(ARGV[6])
-local m = tonumber(ARGV[7 + n * 4] or '0')
-local ib = 8 + n * 4 + m * 2
+local m = tonumber(ARGV[7 + n * 5] or '0')
+local ib = 8 + n * 5 + m * 2
 local ik = tonumber(ARGV[ib] or '0')
 if ik > 0 then
   local record = redis.call('GET', KEYS[ik])
@@ -83,8 +84,8 @@ if m > 0 then
   -- Ended entities past their time are gone for a condition as for a snapshot.
   prune_ended(KEYS[2], KEYS[3], tonumber(ARGV[5]), now)
   for j = 0, m - 1 do
-    local entity = ARGV[8 + n * 4 + j * 2]
-    local expected = ARGV[9 + n * 4 + j * 2]
+    local entity = ARGV[8 + n * 5 + j * 2]
+    local expected = ARGV[9 + n * 5 + j * 2]
     local current = redis.call('HGET', KEYS[2], entity)
     local version = ''
     if current then version = string.match(current, '^{"id":"([^"]+)"') or '' end
@@ -95,7 +96,7 @@ local ids = {}
 local fulls = {}
 local touched = {}
 for i = 0, n - 1 do
-  local base = 7 + i * 4
+  local base = 7 + i * 5
   local ki = tonumber(ARGV[base])
   local body = ARGV[base + 1]
   local entity = ARGV[base + 2]
@@ -108,6 +109,14 @@ for i = 0, n - 1 do
       redis.call('ZADD', KEYS[3], now, entity)
     else
       redis.call('ZREM', KEYS[3], entity)
+    end
+    local oi = tonumber(ARGV[base + 4])
+    if oi > 0 then
+      if ARGV[base + 3] == '1' then
+        redis.call('SREM', KEYS[oi], entity)
+      else
+        redis.call('SADD', KEYS[oi], entity)
+      end
     end
   end
   ids[#ids + 1] = id
@@ -189,6 +198,21 @@ if redis.call('EXISTS', KEYS[1]) == 1 then last = stream_info(KEYS[1]) end
 return {last, redis.call('HGETALL', KEYS[2])}
 `,
 );
+
+/**
+ * The latest event of each of an owner's open entities (see the append
+ * script); members whose entity is gone from the snapshot are dropped.
+ *
+ * KEYS: 1 the owner's open set, 2 state.
+ */
+export const OPEN_SCRIPT = new LuaScript(`
+local out = {}
+for _, entity in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local latest = redis.call('HGET', KEYS[2], entity)
+  if latest then out[#out + 1] = latest else redis.call('SREM', KEYS[1], entity) end
+end
+return out
+`);
 
 /**
  * The latest event of each entity named ('' for none), ended entities past

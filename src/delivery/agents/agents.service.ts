@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { COMMAND_REGISTRY, isCommandType } from '../../core/commands.js';
+import { COMMAND_REGISTRY, commandOwner, isCommandType } from '../../core/commands.js';
 import type { EventEnvelope, PublishInput } from '../../core/envelope.js';
 import { GatewayError } from '../../core/errors.js';
 import { compareStreamIds } from '../../core/ids.js';
@@ -223,15 +223,10 @@ export class AgentsService {
     await this.rateLimits.requireCommand(principal.sub);
     const commandId = request.commandId ?? randomUUID().replace(/-/g, '');
     const key = `command:${commandId}`;
-    const { snapshot } = await this.store.snapshot(projectId);
-    const existing = snapshot[key] as CommandState | undefined;
+    const [existing] = (await this.store.readEntities(projectId, [key])) as (CommandState | null)[];
     if (existing) return this.sameRequest(existing, principal, request, commandId);
-    const waiting = Object.values(snapshot).filter(
-      (e) =>
-        e.type.startsWith('command.') &&
-        !FINAL_COMMAND_EVENTS.has(e.type) &&
-        (e.data as { agentId: string }).agentId === agentId,
-    ).length;
+    // The agent's unfinished commands, from the store's index: no snapshot read per request.
+    const waiting = (await this.store.readOpen(projectId, commandOwner(agentId))).length;
     if (waiting >= this.options.queueMaxPerAgent) {
       throw new GatewayError(
         'QUEUE_FULL',
@@ -408,11 +403,9 @@ export class AgentsService {
 
   /** Hands the agent its unfinished commands of a project, oldest first. */
   private async handOver(held: Held, projectId: string): Promise<void> {
-    const { snapshot } = await this.store.snapshot(projectId);
-    const mine = Object.values(snapshot).filter(
-      (e) =>
-        (e.type === 'command.requested' || e.type === 'command.accepted') &&
-        (e.data as { agentId: string }).agentId === held.connection.agentId,
+    const open = await this.store.readOpen(projectId, commandOwner(held.connection.agentId));
+    const mine = open.filter(
+      (e) => e.type === 'command.requested' || e.type === 'command.accepted',
     ) as CommandState[];
     mine.sort((a, b) => compareStreamIds(a.id, b.id));
     const now = Date.now();
