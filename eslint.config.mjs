@@ -131,7 +131,7 @@ export default tseslint.config(
       ecmaVersion: 2017,
       sourceType: 'module',
       parserOptions: { projectService: false, project: null },
-      globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly' },
+      globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', console: 'readonly' },
     },
   },
   prettier,

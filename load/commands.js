@@ -99,6 +99,7 @@ export function operator() {
   const sentAt = {};
   let open = 0;
   let seq = 0;
+  let refusalsLogged = 0;
   const res = ws.connect(socketUrl(target), {}, (socket) => {
     const session = new SocketIoSession((frame) => socket.send(frame), {
       token: operatorTokens[index],
@@ -141,7 +142,9 @@ export function operator() {
             },
             (reply) => {
               if (reply.ok) return;
-              refused.add(1);
+              refused.add(1, { code: reply.error.code });
+              if (refusalsLogged++ < 5)
+                console.warn(`refused: ${reply.error.code} ${reply.error.message}`);
               delete sentAt[commandId];
               open--;
             },

@@ -28,7 +28,8 @@ const RATE = arg('rate', 50);
 const COMMANDS = arg('commands', 100);
 const STORM = arg('storm', 100);
 const AGENTS = 20;
-const OPERATORS = 20;
+/** Operators (one user each) stay at half the per-user command limit (5/s by default). */
+const OPERATORS = Math.max(1, Math.ceil(COMMANDS / 2.5));
 
 const k6 = process.env.K6 || 'k6';
 const probe = spawnSync(k6, ['version'], { encoding: 'utf8' });
