@@ -93,7 +93,7 @@ for (let p = 0; p < PROJECTS; p++) {
   for (let i = 0; i < events.length; i += 100)
     await postJson(`${replicas[0].url}/api/projects/${projectOf(p)}/events`, {
       token: publishToken,
-      body: events.slice(i, i + 100),
+      body: JSON.stringify(events.slice(i, i + 100)),
     });
 }
 
@@ -101,16 +101,22 @@ for (let p = 0; p < PROJECTS; p++) {
 function publishing() {
   let n = 0;
   let stopped = false;
+  let owed = 0;
   const tick = setInterval(() => {
     if (stopped) return;
+    // RATE per project per second, in 100 ms ticks: the fraction carries over.
+    owed += RATE / 10;
+    const count = Math.floor(owed);
+    owed -= count;
+    if (count === 0) return;
     for (let p = 0; p < PROJECTS; p++) {
-      const events = Array.from({ length: Math.max(1, Math.round(RATE / 10)) }, () => ({
+      const events = Array.from({ length: count }, () => ({
         type: 'task.status.changed',
         data: { taskId: `task-${4 * (n++ % (ENTITIES / 4)) + 1}`, from: 'active', to: 'active' },
       }));
       postJson(`${replicas[0].url}/api/projects/${projectOf(p)}/events`, {
         token: publishToken,
-        body: events,
+        body: JSON.stringify(events),
       }).catch(() => undefined);
     }
   }, 100);
