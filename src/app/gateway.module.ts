@@ -31,23 +31,38 @@ import { EventsGateway } from '../transports/socketio/events.gateway.js';
     },
     {
       provide: AgentsService,
-      inject: [EVENT_STORE, EventPublisher, PRESENCE_LEASES, RateLimits, APP_CONFIG, LOGGER],
+      inject: [
+        EVENT_STORE,
+        EventPublisher,
+        PRESENCE_LEASES,
+        RateLimits,
+        APP_CONFIG,
+        GatewayMetrics,
+        LOGGER,
+      ],
       useFactory: (
         store: EventStore,
         publisher: EventPublisher,
         leases: PresenceLeases,
         rateLimits: RateLimits,
         config: AppConfig,
+        metrics: GatewayMetrics,
         logger: JsonLogger,
-      ) =>
-        new AgentsService(
+      ) => {
+        const agents = new AgentsService(
           store,
           publisher,
           leases,
           rateLimits,
           { replica: `${hostname()}:${process.pid}`, ...config.agents },
           logger,
-        ),
+        );
+        metrics.addCollector(() => {
+          for (const [kind, value] of Object.entries(agents.counts()))
+            metrics.internalObjects.set({ kind }, value);
+        });
+        return agents;
+      },
     },
     EventsGateway,
   ],

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { AgentClient } from '../../src/client/agent-client.js';
 import { reportFigures } from '../support/figures.js';
 import { GatewayProcess } from '../support/gateway-process.js';
 import { http } from '../support/http.js';
@@ -74,7 +75,12 @@ describe('no leaks after churn', () => {
     redis = await RedisServer.start();
     client = redis.client();
     replica = await GatewayProcess.start(
-      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MESSAGES_PER_SECOND: '100' },
+      {
+        REDIS_URL: redis.url,
+        REDIS_KEY_PREFIX: prefix,
+        RATE_LIMIT_MESSAGES_PER_SECOND: '100',
+        RATE_LIMIT_COMMANDS_PER_SECOND: '1000',
+      },
       ['--expose-gc'],
     );
   }, 30_000);
@@ -137,6 +143,51 @@ describe('no leaks after churn', () => {
       rssAfterMiB: +(after.rss / 2 ** 20).toFixed(1),
     });
   }, 120_000);
+
+  it('agents that come, finish their commands and go leave nothing behind: agent and command counts return to zero', async () => {
+    const projectId = 'agents-leak';
+    const ops = await Viewer.connect(
+      replica.url,
+      token({ sub: 'leak-operator', projects: [projectId], scope: 'agents:command' }),
+    );
+    expect(await ops.subscribe({ projectId })).toMatchObject({ ok: true });
+    const agents = Array.from({ length: 20 }, (_, i) =>
+      new AgentClient({
+        url: replica.url,
+        token: token({
+          sub: `leak-agent-${i}`,
+          projects: [projectId],
+          extra: { role: 'agent' },
+        }),
+      }).onCommand('agent.instruct', ({ text }) => `done: ${text}`),
+    );
+    try {
+      await Promise.all(agents.map((a) => a.ready()));
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < agents.length; i++) {
+          const ack = await ops.emit('command:request', {
+            projectId,
+            agentId: `leak-agent-${i}`,
+            command: 'agent.instruct',
+            args: { text: `round ${round}` },
+          });
+          expect(ack).toMatchObject({ ok: true });
+        }
+      }
+      // While they are on, the counts see them.
+      expect(await internal('agents')).toBe(20);
+      expect(await internal('command_listeners')).toBeGreaterThan(0);
+      await ops.until(
+        (events) => events.filter((e) => e.type === 'command.completed').length === 40,
+        20_000,
+      );
+    } finally {
+      agents.forEach((a) => a.close());
+      ops.close();
+    }
+    for (const kind of ['agents', 'agent_index', 'command_listeners', 'watched_commands'])
+      await eventually(async () => (await internal(kind)) === 0, 10_000, kind);
+  }, 60_000);
 
   it('/debug/heap does not exist unless node runs with --expose-gc', async () => {
     const plain = await GatewayProcess.start({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });

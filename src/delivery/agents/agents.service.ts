@@ -118,6 +118,16 @@ export class AgentsService {
     return this.byConnection.size;
   }
 
+  /** What this replica holds for agents and commands, for `gateway_internal_objects`. */
+  counts(): Record<'agents' | 'agent_index' | 'command_listeners' | 'watched_commands', number> {
+    return {
+      agents: this.byConnection.size,
+      agent_index: this.byAgent.size,
+      command_listeners: this.listening.size,
+      watched_commands: this.deadlines.size,
+    };
+  }
+
   // ---- agents --------------------------------------------------------------
 
   /** An agent connected: online in each of its projects, its commands routed here, its waiting ones handed over. */
@@ -471,6 +481,9 @@ export class AgentsService {
     for (const event of events) {
       const { agentId, commandId } = event.data as { agentId: string; commandId: string };
       if (event.type === 'command.requested') this.watch(projectId, commandId, agentId);
+      // Ended: nothing left to watch for (else it would be held until its deadline).
+      else if (FINAL_COMMAND_EVENTS.has(event.type))
+        this.deadlines.delete(`${projectId}/${commandId}`);
       for (const held of this.byAgent.get(agentId) ?? []) {
         const { connection } = held;
         if (!connection.projects.includes(projectId)) continue;
