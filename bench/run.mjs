@@ -43,6 +43,21 @@ if (cores) {
   );
 } else if ('pin' in args) console.log('not pinned: one core, or no taskset');
 
+/** Ingest: 10,000 events/s over 100 projects x 10 viewers, with producers that send `perRequest` events at most per request. */
+const ingestPlan = (name, how, perRequest) => ({
+  key: 'ingest',
+  name,
+  title: `ingest, ${how}: ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
+  run: (kind) =>
+    ingest(ctx, kind, {
+      rate: quick ? 1000 : 10000,
+      seconds: seconds * 2,
+      projects: 100,
+      viewersPerProject: 10,
+      perRequest,
+    }),
+});
+
 const plans = [
   ...String(args.fanout ?? '1000,5000')
     .split(',')
@@ -59,31 +74,8 @@ const plans = [
           seconds,
         }),
     })),
-  {
-    key: 'ingest',
-    name: 'ingest batched',
-    title: `ingest, batched (10 events per request, up to 100 allowed): ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
-    run: (kind) =>
-      ingest(ctx, kind, {
-        rate: quick ? 1000 : 10000,
-        seconds: seconds * 2,
-        projects: 100,
-        viewersPerProject: 10,
-      }),
-  },
-  {
-    key: 'ingest',
-    name: 'ingest one per request',
-    title: `ingest, one event per request: ${quick ? 1000 : 10000} events/s over 100 projects x 10 viewers on 3 replicas, ${seconds * 2} s`,
-    run: (kind) =>
-      ingest(ctx, kind, {
-        rate: quick ? 1000 : 10000,
-        seconds: seconds * 2,
-        projects: 100,
-        viewersPerProject: 10,
-        perRequest: 1,
-      }),
-  },
+  ingestPlan('ingest batched', 'batched (10 events per request, up to 100 allowed)', 100),
+  ingestPlan('ingest one per request', 'one event per request', 1),
   {
     key: 'connections',
     name: 'connections',

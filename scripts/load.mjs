@@ -74,6 +74,8 @@ const info = await new Promise((resolve, reject) => {
 });
 const targets = info.replicas.map((r) => r.url).join(',');
 const sign = (claims) => jwt.sign(claims, info.secret, { expiresIn: '2h' });
+/** `n` tokens, one per virtual user, comma separated (as the k6 scripts take them). */
+const tokens = (n, claimsOf) => Array.from({ length: n }, (_, i) => sign(claimsOf(i))).join(',');
 console.log(`cluster up: replicas ${targets}`);
 
 /** One k6 run; its output goes to the console and to artifacts/load/<name>.txt. */
@@ -134,12 +136,16 @@ try {
       COMMAND_PROJECT: project,
       RATE: COMMANDS,
       DURATION: `${Math.ceil(SECONDS / 2)}s`,
-      AGENT_TOKENS: Array.from({ length: AGENTS }, (_, i) =>
-        sign({ sub: `agent-${i}`, projects: [project], role: 'agent' }),
-      ).join(','),
-      OPERATOR_TOKENS: Array.from({ length: OPERATORS }, (_, i) =>
-        sign({ sub: `k6-operator-${i}`, projects: [project], scope: 'agents:command' }),
-      ).join(','),
+      AGENT_TOKENS: tokens(AGENTS, (i) => ({
+        sub: `agent-${i}`,
+        projects: [project],
+        role: 'agent',
+      })),
+      OPERATOR_TOKENS: tokens(OPERATORS, (i) => ({
+        sub: `k6-operator-${i}`,
+        projects: [project],
+        scope: 'agents:command',
+      })),
     }),
   );
   results.push(

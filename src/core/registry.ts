@@ -64,6 +64,24 @@ interface RegistryEntry<T extends EventType> {
 type Registry = { [T in EventType]: RegistryEntry<T> };
 
 const never = () => false;
+const always = () => true;
+
+/** A command's events: one entity per command, owned by its agent (the store indexes the open ones). */
+type CommandEventType = {
+  [K in EventType]: EventPayloads[K] extends { commandId: string; agentId: string } ? K : never;
+}[EventType];
+
+function commandEntry<T extends CommandEventType>(
+  payload: new () => EventPayloads[T],
+  ends: () => boolean,
+): RegistryEntry<T> {
+  return {
+    payload,
+    entityKey: (d) => `command:${d.commandId}`,
+    owner: (d) => commandOwner(d.agentId),
+    ends,
+  };
+}
 
 /** The runtime half of the contract: one entry per type, checked against the map above. */
 export const EVENT_REGISTRY: Registry = {
@@ -124,42 +142,12 @@ export const EVENT_REGISTRY: Registry = {
     coalesce: true,
   },
   // A command is one entity through its steps: its latest event is its state.
-  'command.requested': {
-    payload: CommandRequested,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: never,
-  },
-  'command.accepted': {
-    payload: CommandAccepted,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: never,
-  },
-  'command.completed': {
-    payload: CommandCompleted,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: () => true,
-  },
-  'command.failed': {
-    payload: CommandFailed,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: () => true,
-  },
-  'command.interrupted': {
-    payload: CommandInterrupted,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: () => true,
-  },
-  'command.expired': {
-    payload: CommandExpired,
-    entityKey: (d) => `command:${d.commandId}`,
-    owner: (d) => commandOwner(d.agentId),
-    ends: () => true,
-  },
+  'command.requested': commandEntry(CommandRequested, never),
+  'command.accepted': commandEntry(CommandAccepted, never),
+  'command.completed': commandEntry(CommandCompleted, always),
+  'command.failed': commandEntry(CommandFailed, always),
+  'command.interrupted': commandEntry(CommandInterrupted, always),
+  'command.expired': commandEntry(CommandExpired, always),
 };
 
 /** A command's final events: after one of them nothing more happens to it. */

@@ -154,7 +154,7 @@ describe('the dashboard, kept open all day', () => {
     // Another busy hour on the live page: the page stays the same size.
     await publish(
       p,
-      busyDay(1500, 500).map((e, i) => renumber(e, i)),
+      busyDay(1500, 500).map((e) => renumber(e)),
     );
     await page.waitForSelector('[data-testid=column-done] .count:text("3000")', {
       timeout: 30_000,
@@ -310,7 +310,7 @@ describe('the dashboard, kept open all day', () => {
 });
 
 /** The same day again under new ids (`t1500`... instead of `t0`...). */
-function renumber(event: unknown, _i: number): unknown {
+function renumber(event: unknown): unknown {
   return JSON.parse(
     JSON.stringify(event).replace(/"(t|r)(\d+)(-a)?"/g, (_m, p: string, n: string, s = '') => {
       return `"${p}${Number(n) + 1500}${s}"`;

@@ -1,4 +1,5 @@
 import type { Agent, DashboardState } from '../state.js';
+import { placeAfter } from './keyed.js';
 
 /** Rows shown at most; the rest are counted. */
 const MAX_ROWS = 40;
@@ -63,13 +64,7 @@ export class AgentsView {
     for (const agent of shown) {
       const row = this.row(agent);
       this.update(row, agent, state);
-      const expected: Element | null = previous
-        ? previous.nextElementSibling
-        : this.root.firstElementChild;
-      if (expected !== row) {
-        if (previous) previous.after(row);
-        else this.root.prepend(row);
-      }
+      placeAfter(this.root, previous, row);
       previous = row;
     }
     const hidden = agents.length - shown.length;

@@ -1,4 +1,5 @@
 import { TASK_COLUMNS, type DashboardState, type Task } from '../state.js';
+import { placeAfter } from './keyed.js';
 
 /** What an empty column says (not a blank box that looks broken). */
 const EMPTY: Record<string, string> = {
@@ -90,13 +91,7 @@ export class BoardView {
         const card = this.card(task);
         this.update(card, task, state);
         shown.add(task.taskId);
-        const expected: Element | null = previous
-          ? previous.nextElementSibling
-          : column.list.firstElementChild;
-        if (expected !== card) {
-          if (previous) previous.after(card);
-          else column.list.prepend(card);
-        }
+        placeAfter(column.list, previous, card);
         previous = card;
       }
       const hidden = tasks.length - column.limit;
