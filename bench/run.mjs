@@ -1,6 +1,9 @@
 // npm run bench [-- --only fanout,ingest,connections,recovery,snapshot --quick --seconds 4
-//                  --json out.json --profile --pin]
+//                  --json out.json --profile --pin --gateway-env NAME=value,NAME=value]
 // --pin: servers (replicas, Redis) and load processes on disjoint cores (taskset).
+// --start-rate R, --max-steps N: where the fan-out climb starts and how many steps it may take
+//   (--max-steps 1 --profile profiles one rate).
+// --gateway-env: settings for the gateway's replicas (BATCH_WINDOW_MS=10, say), to compare them.
 // The benchmark suite. Every scenario runs against the gateway and against the
 // baseline (plain Socket.IO + @socket.io/redis-adapter, bench/baseline-server.mjs)
 // in the same run, on one private redis-server, with the same load processes;
@@ -25,6 +28,12 @@ const secret = randomBytes(32).toString('hex');
 const sign = (claims) => jwt.sign(claims, secret, { expiresIn: 7200 });
 const profile = 'profile' in args;
 const cores = 'pin' in args ? coreSplit() : null;
+const gatewayEnv = Object.fromEntries(
+  (args['gateway-env'] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
 
 const ctx = {
   secret,
@@ -35,7 +44,9 @@ const ctx = {
   log: (line) => console.log(line),
   redis: await startRedis(),
   cores,
+  gatewayEnv,
 };
+if (Object.keys(gatewayEnv).length > 0) console.log(`gateway replicas with ${JSON.stringify(gatewayEnv)}`);
 if (cores) {
   pin(ctx.redis.child.pid, cores.servers);
   console.log(
@@ -62,18 +73,21 @@ const plans = [
   ...String(args.fanout ?? '1000,5000')
     .split(',')
     .map(Number)
-    .map((viewers) => ({
-      key: 'fanout',
-      name: `fanout ${viewers}`,
-      title: `fan-out: ${viewers} viewers over 10 projects on 3 replicas, publish rate stepped x${STEP} from ${viewers >= 5000 ? 50 : 250} ev/s, ${seconds} s a step, until p99 > 100 ms or a loss; figures at the highest passing step`,
-      run: (kind) =>
-        fanout(ctx, kind, {
-          viewers: quick ? viewers / 10 : viewers,
-          startRate: viewers >= 5000 ? 50 : 250,
-          maxSteps: quick ? 2 : 12,
-          seconds,
-        }),
-    })),
+    .map((viewers) => {
+      const startRate = Number(args['start-rate'] ?? (viewers >= 5000 ? 50 : 250));
+      return {
+        key: 'fanout',
+        name: `fanout ${viewers}`,
+        title: `fan-out: ${viewers} viewers over 10 projects on 3 replicas, publish rate stepped x${STEP} from ${startRate} ev/s, ${seconds} s a step, until p99 > 100 ms or a loss; figures at the highest passing step`,
+        run: (kind) =>
+          fanout(ctx, kind, {
+            viewers: quick ? viewers / 10 : viewers,
+            startRate,
+            maxSteps: Number(args['max-steps'] ?? (quick ? 2 : 12)),
+            seconds,
+          }),
+      };
+    }),
   ingestPlan('ingest batched', 'batched (10 events per request, up to 100 allowed)', 100),
   ingestPlan('ingest one per request', 'one event per request', 1),
   {

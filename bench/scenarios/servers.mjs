@@ -6,10 +6,11 @@ import { baseline, freePort, gateway } from '../lib.mjs';
  * @param kind 'gateway' | 'baseline'
  * @param options.secret JWT secret the gateway verifies with
  * @param options.nodeArgs extra node flags for the replicas (profiling)
+ * @param options.gatewayEnv extra environment for the gateway's replicas (`--gateway-env`)
  */
-export async function startServers(kind, n, redisUrl, { secret, nodeArgs = [] }) {
+export async function startServers(kind, n, redisUrl, { secret, nodeArgs = [], gatewayEnv = {} }) {
   const prefix = `bench${Date.now()}`;
-  const start = kind === 'gateway' ? gateway(secret, nodeArgs) : baseline(nodeArgs);
+  const start = kind === 'gateway' ? gateway(secret, nodeArgs, gatewayEnv) : baseline(nodeArgs);
   const servers = [];
   for (let i = 0; i < n; i++) {
     const { child, url } = await start(await freePort(), redisUrl, prefix);

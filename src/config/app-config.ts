@@ -82,6 +82,7 @@ export interface AppConfig {
   /** Browser origins that are this gateway itself (same-origin), besides `corsOrigins`. */
   publicOrigins: string[];
   batchWindowMs: number;
+  batchWindowMinMs: number;
   drainWindowMs: number;
   demo: boolean;
   /** Run the simulator (only with `demo`). */

@@ -189,6 +189,14 @@ export class Environment {
    */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) BATCH_WINDOW_MS?: number;
 
+  /**
+   * The live batch window while the replica is idle, ms: how soon after a
+   * batch a busy stream may write the next when there is CPU to spare.
+   * Raise it to trade latency for CPU per delivery at every load. At most
+   * BATCH_WINDOW_MS. Default 2.
+   */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) BATCH_WINDOW_MIN_MS?: number;
+
   /** Window over which a stopping replica spreads its disconnects, ms. Default 10000. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600_000) DRAIN_WINDOW_MS?: number;
 

@@ -97,6 +97,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `VIEWER_HARD_LIMIT_BYTES=${hard}: must be greater than VIEWER_SOFT_LIMIT_BYTES (${soft})`,
     );
   }
+  const batchWindow = parsed.BATCH_WINDOW_MS ?? 25;
+  const batchWindowMin = parsed.BATCH_WINDOW_MIN_MS ?? Math.min(2, batchWindow);
+  if (batchWindowMin > batchWindow) {
+    problems.push(
+      `BATCH_WINDOW_MIN_MS=${batchWindowMin}: must be at most BATCH_WINDOW_MS (${batchWindow})`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const jwks = parsed.JWT_JWKS_URL
@@ -177,7 +184,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     replayConcurrentReads: parsed.REPLAY_CONCURRENT_READS ?? 4,
     replayMaxBytes: parsed.REPLAY_MAX_BYTES ?? 64 * 1024 * 1024,
     publicOrigins,
-    batchWindowMs: parsed.BATCH_WINDOW_MS ?? 25,
+    batchWindowMs: batchWindow,
+    batchWindowMinMs: batchWindowMin,
     drainWindowMs: parsed.DRAIN_WINDOW_MS ?? 10_000,
     demo: parsed.DEMO ?? false,
     demoSimulator: (parsed.DEMO ?? false) && (parsed.DEMO_SIMULATOR ?? true),

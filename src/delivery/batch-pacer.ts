@@ -1,6 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-/** Window when the replica is idle, ms: how soon after a batch a busy stream may send the next. */
+/** Default window when the replica is idle, ms (BATCH_WINDOW_MIN_MS): how soon after a batch a busy stream may send the next. */
 export const IDLE_WINDOW_MS = 2;
 /**
  * Event-loop utilization up to which the idle window holds. Low on purpose:
@@ -35,9 +35,11 @@ export class BatchPacer {
 
   constructor(
     private readonly boundMs: number,
+    /** The window while the replica is idle (BATCH_WINDOW_MIN_MS), ms; never above `boundMs`. */
+    private readonly idleMs: number = IDLE_WINDOW_MS,
     private readonly sample: UtilizationSampler = (prev) => performance.eventLoopUtilization(prev),
   ) {
-    this.window = Math.min(IDLE_WINDOW_MS, boundMs);
+    this.window = Math.min(idleMs, boundMs);
   }
 
   /** The current batch window, ms. */
@@ -48,7 +50,7 @@ export class BatchPacer {
   /** Feeds the pacer one utilization reading (0..1); smoothed over the last second or so. */
   observe(utilization: number): void {
     this.smoothed = this.smoothed * 0.7 + utilization * 0.3;
-    const idle = Math.min(IDLE_WINDOW_MS, this.boundMs);
+    const idle = Math.min(this.idleMs, this.boundMs);
     const busy = Math.min(1, Math.max(0, (this.smoothed - CALM) / (BUSY - CALM)));
     this.window = Math.round(idle + (this.boundMs - idle) * busy);
   }

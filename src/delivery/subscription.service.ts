@@ -100,7 +100,7 @@ export class SubscriptionService {
       },
       logger,
     );
-    this.pacer = new BatchPacer(config.batchWindowMs);
+    this.pacer = new BatchPacer(config.batchWindowMs, config.batchWindowMinMs);
     this.pacer.start();
     metrics.addCollector(() => metrics.batchWindow.set(this.pacer.windowMs));
     store.onLiveStateChange((state) => {

@@ -28,6 +28,14 @@ describe('BatchPacer: the live batch window follows event-loop load', () => {
     expect(settle(pacer, 0)).toBe(IDLE_WINDOW_MS);
   });
 
+  it('holds a configured idle window while calm (BATCH_WINDOW_MIN_MS), never past the bound', () => {
+    const pacer = new BatchPacer(50, 20);
+    expect(pacer.windowMs).toBe(20);
+    expect(settle(pacer, 0)).toBe(20);
+    expect(settle(pacer, 1)).toBe(50);
+    expect(settle(new BatchPacer(10, 20), 0)).toBe(10);
+  });
+
   it('smooths a single busy reading instead of jumping to the bound', () => {
     const pacer = new BatchPacer(25);
     pacer.observe(1);
@@ -42,7 +50,7 @@ describe('BatchPacer: the live batch window follows event-loop load', () => {
   it('samples utilization on a timer once started, and stops', async () => {
     const readings = [0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
     const sampled = new Promise<void>((resolve) => {
-      const pacer = new BatchPacer(25, () => {
+      const pacer = new BatchPacer(25, IDLE_WINDOW_MS, () => {
         const utilization = readings.shift() ?? 0.95;
         if (readings.length === 0) {
           pacer.stop();

@@ -32,6 +32,7 @@ describe('configuration', () => {
       replayMaxBytes: 64 * 1024 * 1024,
       publicOrigins: [],
       batchWindowMs: 25,
+      batchWindowMinMs: 2,
       drainWindowMs: 10_000,
       demo: false,
     });
@@ -65,6 +66,7 @@ describe('configuration', () => {
       trustedProxies: ['10.0.0.0/8'],
       logLevel: 'debug',
       batchWindowMs: 0,
+      batchWindowMinMs: 0,
       demo: true,
     });
     expect(c.history.maxEvents).toBe(500);
@@ -95,6 +97,16 @@ describe('configuration', () => {
       'http://127.0.0.1:4000',
     ]);
     expect(loadConfig({ JWT_SECRET: SECRET }).publicOrigins).toEqual([]);
+  });
+
+  it('keeps the idle batch window within the bound', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, BATCH_WINDOW_MIN_MS: '25' })).toMatchObject({
+      batchWindowMs: 25,
+      batchWindowMinMs: 25,
+    });
+    expect(() =>
+      loadConfig({ JWT_SECRET: SECRET, BATCH_WINDOW_MS: '20', BATCH_WINDOW_MIN_MS: '30' }),
+    ).toThrow(/BATCH_WINDOW_MIN_MS=30: must be at most BATCH_WINDOW_MS \(20\)/);
   });
 
   it('treats empty variables as unset', () => {
