@@ -11,12 +11,21 @@ import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+import { createShardedAdapter } from '@socket.io/redis-adapter/dist/sharded-adapter.js';
+import { createClient, createCluster } from 'redis';
 
 const port = Number(process.env.PORT);
-const pub = createClient({ url: process.env.REDIS_URL });
+// On a Redis Cluster (REDIS_CLUSTER_NODES), the adapter's sharded form, as its
+// docs advise for a cluster: one sharded channel per room, spread over shards.
+const clusterNodes = process.env.REDIS_CLUSTER_NODES?.split(',');
+const pub = clusterNodes
+  ? createCluster({ rootNodes: clusterNodes.map((node) => ({ url: `redis://${node}` })) })
+  : createClient({ url: process.env.REDIS_URL });
 const sub = pub.duplicate();
 await Promise.all([pub.connect(), sub.connect()]);
+const adapter = clusterNodes
+  ? createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' })
+  : createAdapter(pub, sub);
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 
@@ -62,7 +71,7 @@ const http = createServer((req, res) => {
       .end(JSON.stringify({ ids: events.map((e) => e.id) }));
   });
 });
-const io = new Server(http, { adapter: createAdapter(pub, sub) });
+const io = new Server(http, { adapter });
 io.on('connection', (socket) => {
   socket.on('subscribe', ({ projectId }, ack) => {
     void socket.join(`project:${projectId}`);

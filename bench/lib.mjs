@@ -1,8 +1,8 @@
 // Shared by the benchmark scenarios: free ports, child processes that signal
 // readiness on stdout, CPU and RSS from /proc, and the two servers under test.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
@@ -143,8 +143,70 @@ export async function startRedis() {
     );
     process.exit(1);
   });
-  return { child, url: `redis://127.0.0.1:${port}` };
+  return { child, children: [child], url: `redis://127.0.0.1:${port}` };
 }
+
+/** A free port whose cluster bus port (+10000) is free too. */
+async function clusterPort() {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10000 > 65535) continue;
+    const bus = await new Promise((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port + 10000, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (bus) return port;
+  }
+}
+
+/**
+ * A private Redis Cluster of `masters` masters on free ports, made the way an
+ * operator would (`--cluster-enabled yes`, then `redis-cli --cluster create`).
+ * `url` is the servers' Redis setting: `cluster:host:port,...`.
+ */
+export async function startRedisCluster(masters = 3) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
+  const nodes = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await clusterPort();
+    const child = await startProcess(
+      'redis-server',
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
+        ...['--cluster-node-timeout', '2000', '--dir', dir],
+      ],
+      {},
+      'Ready to accept connections',
+    );
+    nodes.push({ port, child });
+  }
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const create = spawnSync(
+    'redis-cli',
+    ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+    { encoding: 'utf8' },
+  );
+  if (create.status !== 0)
+    throw new Error(`redis-cli --cluster create: ${create.stdout}${create.stderr}`);
+  for (const deadline = Date.now() + 20_000; ;) {
+    const ok = nodes.every((n) =>
+      spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], {
+        encoding: 'utf8',
+      }).stdout.includes('cluster_state:ok'),
+    );
+    if (ok) break;
+    if (Date.now() > deadline)
+      throw new Error('the bench Redis Cluster did not reach cluster_state:ok');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { children: nodes.map((n) => n.child), url: `cluster:${addresses.join(',')}` };
+}
+
+/** The Redis variables for a server: `REDIS_URL`, or `REDIS_CLUSTER_NODES` for a `cluster:` url. */
+export const redisEnv = (url) =>
+  url.startsWith('cluster:') ? { REDIS_CLUSTER_NODES: url.slice(8) } : { REDIS_URL: url };
 
 /** One gateway replica (`dist/main.js`); replicas of one scenario share `prefix`. */
 export const gateway =
@@ -156,7 +218,7 @@ export const gateway =
       {
         PORT: String(port),
         HOST: '127.0.0.1',
-        REDIS_URL: redisUrl,
+        ...redisEnv(redisUrl),
         REDIS_KEY_PREFIX: prefix,
         JWT_SECRET: secret,
         LOG_LEVEL: 'info',
@@ -183,7 +245,7 @@ export const baseline =
     const child = await startProcess(
       process.execPath,
       [...nodeArgs, 'bench/baseline-server.mjs'],
-      { PORT: String(port), REDIS_URL: redisUrl },
+      { PORT: String(port), ...redisEnv(redisUrl) },
       '"listening"',
     );
     return { child, url: `http://127.0.0.1:${port}` };

@@ -3,6 +3,8 @@
 // --pin: servers (replicas, Redis) and load processes on disjoint cores (taskset).
 // --start-rate R, --max-steps N: where the fan-out climb starts and how many steps it may take
 //   (--max-steps 1 --profile profiles one rate).
+// --redis-cluster [3]: both servers on a private Redis Cluster of that many masters (the
+//   baseline with the adapter's sharded form); fanout and ingest only.
 // --gateway-env: settings for the gateway's replicas (BATCH_WINDOW_MS=10, say), to compare them.
 // The benchmark suite. Every scenario runs against the gateway and against the
 // baseline (plain Socket.IO + @socket.io/redis-adapter, bench/baseline-server.mjs)
@@ -14,7 +16,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
-import { coreSplit, parseArgs, pin, PROFILE_NODE_ARGS, startRedis } from './lib.mjs';
+import {
+  coreSplit,
+  parseArgs,
+  pin,
+  PROFILE_NODE_ARGS,
+  startRedis,
+  startRedisCluster,
+} from './lib.mjs';
 import { STEP, connections, fanout, ingest } from './scenarios/load-scenarios.mjs';
 import { recovery } from './scenarios/recovery.mjs';
 import { snapshot } from './scenarios/snapshot.mjs';
@@ -23,7 +32,16 @@ import { printTable } from './table.mjs';
 const args = parseArgs();
 const quick = 'quick' in args;
 const seconds = Number(args.seconds ?? (quick ? 2 : 5));
-const only = new Set((args.only ?? 'fanout,ingest,connections,recovery,snapshot').split(','));
+const onCluster = 'redis-cluster' in args;
+const only = new Set(
+  (
+    args.only ?? (onCluster ? 'fanout,ingest' : 'fanout,ingest,connections,recovery,snapshot')
+  ).split(','),
+);
+if (onCluster && only.has('snapshot')) {
+  console.error('--redis-cluster: the snapshot scenario seeds one Redis; leave it out (--only)');
+  process.exit(2);
+}
 const secret = randomBytes(32).toString('hex');
 const sign = (claims) => jwt.sign(claims, secret, { expiresIn: 7200 });
 const profile = 'profile' in args;
@@ -42,13 +60,18 @@ const ctx = {
   viewerToken: sign({ sub: 'bench-viewer', projects: ['*'] }),
   serviceToken: sign({ sub: 'bench-publisher', projects: ['*'], scope: 'events:publish' }),
   log: (line) => console.log(line),
-  redis: await startRedis(),
+  redis: onCluster
+    ? await startRedisCluster(Number(args['redis-cluster']) || 3)
+    : await startRedis(),
   cores,
   gatewayEnv,
 };
-if (Object.keys(gatewayEnv).length > 0) console.log(`gateway replicas with ${JSON.stringify(gatewayEnv)}`);
+if (onCluster)
+  console.log(`Redis Cluster: ${ctx.redis.children.length} masters (${ctx.redis.url.slice(8)})`);
+if (Object.keys(gatewayEnv).length > 0)
+  console.log(`gateway replicas with ${JSON.stringify(gatewayEnv)}`);
 if (cores) {
-  pin(ctx.redis.child.pid, cores.servers);
+  for (const child of ctx.redis.children) pin(child.pid, cores.servers);
   console.log(
     `pinned: replicas and Redis on cores ${cores.servers}; viewers and publisher on cores ${cores.load}`,
   );
@@ -143,7 +166,7 @@ try {
     if (plan.key === 'fanout') costAtBaselineBest(gateway, baseline);
   }
 } finally {
-  ctx.redis.child.kill('SIGKILL');
+  for (const child of ctx.redis.children) child.kill('SIGKILL');
 }
 if (args.json) {
   writeFileSync(args.json, JSON.stringify({ quick, seconds, results }, null, 2));

@@ -8,10 +8,16 @@
 // connected sockets and the internal counts; at the end, the heap growth
 // and its slope (least squares over the per-minute samples, MiB per hour).
 // The 24-hour soak is `npm run soak -- --minutes 1440`.
+// --heap-diff: the replica also runs with --inspect; a heap snapshot is taken a
+// third of the way in (under load) and another after everyone left, both kept
+// in artifacts/heap, and what grew between them is printed by constructor.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
-import { freePort, gateway, parseArgs, startRedis } from './lib.mjs';
+import { grewBetween, summarize, takeHeapSnapshot } from './heap-snapshot.mjs';
+import { freePort, gateway, parseArgs, root, startRedis } from './lib.mjs';
 
 const args = parseArgs();
 const MINUTES = Number(args.minutes ?? 1);
@@ -20,6 +26,8 @@ const RATE = Number(args.rate ?? 100);
 const AGENTS = Number(args.agents ?? 10);
 const COMMANDS_PER_SECOND = Number(args.commands ?? 5);
 const COMMAND_PROJECT = 'soak-cmd';
+const HEAP_DIFF = 'heap-diff' in args;
+const heapDir = join(root, 'artifacts', 'heap');
 const SECRET = randomBytes(32).toString('hex');
 const viewerToken = jwt.sign({ sub: 'soak-viewer', projects: ['*'] }, SECRET, { expiresIn: 86400 });
 const serviceToken = jwt.sign({ sub: 'soak', projects: ['*'], scope: 'events:publish' }, SECRET, {
@@ -29,7 +37,8 @@ const serviceToken = jwt.sign({ sub: 'soak', projects: ['*'], scope: 'events:pub
 const redis = await startRedis();
 const port = await freePort();
 // Commands to an agent that is away expire within the run, so the expiry path is soaked too.
-const replica = await gateway(SECRET, ['--expose-gc'], { COMMAND_TTL_MS: '5000' })(
+const nodeArgs = ['--expose-gc', ...(HEAP_DIFF ? ['--inspect=127.0.0.1:0'] : [])];
+const replica = await gateway(SECRET, nodeArgs, { COMMAND_TTL_MS: '5000' })(
   port,
   redis.url,
   `soak${Date.now()}`,
@@ -212,9 +221,16 @@ const work = Promise.all([
   operator(),
   ...Array.from({ length: AGENTS }, (_, i) => agentLives(i)),
 ]);
+const snapshotAt = Date.now() + (MINUTES * 60_000) / 3;
+let underLoad = null;
+if (HEAP_DIFF) mkdirSync(heapDir, { recursive: true });
 while (Date.now() < stopAt) {
   await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(0, stopAt - Date.now()))));
   await sample();
+  if (HEAP_DIFF && !underLoad && Date.now() >= snapshotAt) {
+    underLoad = join(heapDir, 'under-load.heapsnapshot');
+    await takeHeapSnapshot(replica.child.inspectorUrl, underLoad);
+  }
 }
 running = false;
 await work;
@@ -236,6 +252,14 @@ const slope =
 console.log(
   `\nheap after GC: first ${(samples[0] / 2 ** 20).toFixed(1)} MiB, last ${(samples.at(-1) / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB; slope under load ${slope.toFixed(2)} MiB/hour over ${xs.length} samples`,
 );
+if (underLoad) {
+  const after = join(heapDir, 'after-churn.heapsnapshot');
+  await takeHeapSnapshot(replica.child.inspectorUrl, after);
+  console.log(
+    `\nheap snapshots in ${heapDir}: what grew from a third of the way in to after everyone left`,
+  );
+  for (const line of grewBetween(summarize(underLoad), summarize(after))) console.log(line);
+}
 replica.child.kill('SIGKILL');
 redis.child.kill('SIGKILL');
 process.exit(0);

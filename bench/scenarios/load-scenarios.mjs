@@ -35,7 +35,7 @@ async function setUp(ctx, kind, { replicas, viewers, projects, nodeArgs = [] }) 
     ...servers,
     ...fleet.workers,
     publisher,
-    { role: 'redis', pid: ctx.redis.child.pid },
+    ...ctx.redis.children.map((child) => ({ role: 'redis', pid: child.pid })),
   ];
   const perProject = (projectId) => {
     const i = projects.indexOf(projectId);
