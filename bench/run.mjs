@@ -46,12 +46,15 @@ const secret = randomBytes(32).toString('hex');
 const sign = (claims) => jwt.sign(claims, secret, { expiresIn: 7200 });
 const profile = 'profile' in args;
 const cores = 'pin' in args ? coreSplit() : null;
-const gatewayEnv = Object.fromEntries(
-  (args['gateway-env'] ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-);
+const gatewayEnv = {};
+for (const pair of (args['gateway-env'] ?? '').split(',').filter(Boolean)) {
+  const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+  if (!/^[A-Z][A-Z0-9_]*=/.test(pair)) {
+    console.error(`--gateway-env: "${pair}" is not NAME=value`);
+    process.exit(2);
+  }
+  gatewayEnv[name] = value;
+}
 
 const ctx = {
   secret,
