@@ -123,8 +123,8 @@ export function operator() {
           return;
         }
         let stopped = false;
-        socket.setInterval(() => {
-          if (stopped) return;
+        const startedAt = Date.now();
+        const send = () => {
           const commandId = `k6-${index}-${seq}`;
           const agentId = `agent-${(index + seq) % agentTokens.length}`;
           seq++;
@@ -149,6 +149,13 @@ export function operator() {
               open--;
             },
           );
+        };
+        // k6's timers fire late under load, so each tick sends every command
+        // due by the clock since the start: the rate holds on average.
+        socket.setInterval(() => {
+          if (stopped) return;
+          const due = Math.floor((Date.now() - startedAt) / everyMs) + 1;
+          while (seq < due) send();
         }, everyMs);
         socket.setTimeout(() => {
           stopped = true;

@@ -1,4 +1,5 @@
-// npm run load [-- --vus 200 --seconds 60 --rate 50 --commands 100 --storm 100]
+// npm run load [-- --vus 200 --seconds 60 --rate 50 --commands 100 --storm 100
+//                  --only dashboards,commands,storm]
 // The k6 scenarios against the local cluster (npm run cluster: redis-server,
 // three replicas, HAProxy), spread over the three replicas:
 //   1. load/dashboards.js: --vus virtual dashboards over 10 projects for
@@ -27,6 +28,17 @@ const SECONDS = arg('seconds', 60);
 const RATE = arg('rate', 50);
 const COMMANDS = arg('commands', 100);
 const STORM = arg('storm', 100);
+/** `--only dashboards,commands,storm`: the scenarios to run (all three by default). */
+const onlyAt = args.indexOf('--only');
+const ONLY = new Set(
+  (onlyAt >= 0 && args[onlyAt + 1] ? args[onlyAt + 1] : 'dashboards,commands,storm').split(','),
+);
+for (const name of ONLY) {
+  if (!['dashboards', 'commands', 'storm'].includes(name)) {
+    console.error(`--only: unknown scenario "${name}" (dashboards, commands, storm)`);
+    process.exit(2);
+  }
+}
 const AGENTS = 20;
 /** Operators (one user each) stay at half the per-user command limit (5/s by default). */
 const OPERATORS = Math.max(1, Math.ceil(COMMANDS / 2.5));
@@ -113,49 +125,52 @@ try {
   const viewer = sign({ sub: 'k6-viewer', projects: ['*'] });
   const publisher = sign({ sub: 'k6-publisher', projects: ['*'], scope: 'events:publish' });
   // The publisher starts once the dashboards are subscribed, and stops before they leave.
-  results.push(
-    ...(await Promise.all([
-      run('dashboards', 'load/dashboards.js', {
+  if (ONLY.has('dashboards'))
+    results.push(
+      ...(await Promise.all([
+        run('dashboards', 'load/dashboards.js', {
+          TARGETS: targets,
+          TOKEN: viewer,
+          VUS,
+          DURATION: `${SECONDS}s`,
+        }),
+        run(
+          'publisher',
+          'load/publisher.js',
+          { TARGETS: targets, PUBLISH_TOKEN: publisher, RATE, DURATION: `${SECONDS - 10}s` },
+          5000,
+        ),
+      ])),
+    );
+  const project = 'k6-commands';
+  if (ONLY.has('commands'))
+    results.push(
+      await run('commands', 'load/commands.js', {
+        TARGETS: targets,
+        COMMAND_PROJECT: project,
+        RATE: COMMANDS,
+        DURATION: `${Math.ceil(SECONDS / 2)}s`,
+        AGENT_TOKENS: tokens(AGENTS, (i) => ({
+          sub: `agent-${i}`,
+          projects: [project],
+          role: 'agent',
+        })),
+        OPERATOR_TOKENS: tokens(OPERATORS, (i) => ({
+          sub: `k6-operator-${i}`,
+          projects: [project],
+          scope: 'agents:command',
+        })),
+      }),
+    );
+  if (ONLY.has('storm'))
+    results.push(
+      await run('reconnect-storm', 'load/reconnect-storm.js', {
         TARGETS: targets,
         TOKEN: viewer,
-        VUS,
-        DURATION: `${SECONDS}s`,
+        VUS: STORM,
+        DURATION: `${Math.ceil(SECONDS / 2)}s`,
       }),
-      run(
-        'publisher',
-        'load/publisher.js',
-        { TARGETS: targets, PUBLISH_TOKEN: publisher, RATE, DURATION: `${SECONDS - 10}s` },
-        5000,
-      ),
-    ])),
-  );
-  const project = 'k6-commands';
-  results.push(
-    await run('commands', 'load/commands.js', {
-      TARGETS: targets,
-      COMMAND_PROJECT: project,
-      RATE: COMMANDS,
-      DURATION: `${Math.ceil(SECONDS / 2)}s`,
-      AGENT_TOKENS: tokens(AGENTS, (i) => ({
-        sub: `agent-${i}`,
-        projects: [project],
-        role: 'agent',
-      })),
-      OPERATOR_TOKENS: tokens(OPERATORS, (i) => ({
-        sub: `k6-operator-${i}`,
-        projects: [project],
-        scope: 'agents:command',
-      })),
-    }),
-  );
-  results.push(
-    await run('reconnect-storm', 'load/reconnect-storm.js', {
-      TARGETS: targets,
-      TOKEN: viewer,
-      VUS: STORM,
-      DURATION: `${Math.ceil(SECONDS / 2)}s`,
-    }),
-  );
+    );
 } finally {
   stop();
 }

@@ -15,4 +15,15 @@ describe('the load runner', () => {
     // It did not start a cluster first.
     expect(run.stdout).not.toContain('cluster up');
   });
+
+  it('refuses an unknown scenario in --only before anything starts', () => {
+    const run = spawnSync(
+      process.execPath,
+      [join(__dirname, '..', '..', 'scripts', 'load.mjs'), '--only', 'commands,nope'],
+      { env: { PATH: '/nonexistent', K6: '/nonexistent/k6' }, encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--only: unknown scenario "nope" (dashboards, commands, storm)');
+    expect(run.stdout).not.toContain('cluster up');
+  });
 });
