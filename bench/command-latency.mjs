@@ -5,7 +5,11 @@
 // request event, the agent, in the project room on another replica, posts
 // its completion, the dashboard receives it. `npm run build` first.
 //
-//   node bench/command-latency.mjs [--commands 300]
+//   node bench/command-latency.mjs [--commands 300] [--rate 100]
+//
+// Without --rate the commands go one after another; with --rate N they are
+// asked N a second by the clock (open loop: a slow trip does not delay the
+// next), as operators under load would.
 //
 // The gateway's trip holds more than the baseline's: validation, the
 // command's state in Redis (every step a conditional append), history, and
@@ -17,6 +21,12 @@ import { baseline, freePort, gateway, parseArgs, postJson, quantile, startRedis 
 
 const args = parseArgs();
 const commands = Number(args.commands ?? 300);
+/** Commands a second, open loop; undefined: one after another. */
+const rate = args.rate === undefined ? undefined : Number(args.rate);
+if (rate !== undefined && !(rate > 0)) {
+  console.error('--rate: commands a second, a positive number');
+  process.exit(2);
+}
 const WARM_UP = 30;
 const secret = randomBytes(32).toString('hex');
 const sign = (claims, sub) => jwt.sign(claims, secret, { subject: sub, expiresIn: 3600 });
@@ -31,16 +41,17 @@ const connect = (url, token) =>
 const emit = (socket, event, payload) =>
   new Promise((resolve) => socket.emit(event, payload, resolve));
 
-/** Resolves when `socket` sees an `events` frame holding an event `match` accepts. */
-function waitForEvent(socket, match) {
-  return new Promise((resolve) => {
-    const listener = (events) => {
-      if (!events.some(match)) return;
-      socket.off('events', listener);
-      resolve();
-    };
-    socket.on('events', listener);
+/** Resolves `completed(commandId)` when `socket` sees that command's `command.completed`. */
+function completions(socket) {
+  const waiting = new Map();
+  socket.on('events', (events) => {
+    for (const e of events) {
+      if (e.type !== 'command.completed') continue;
+      waiting.get(e.data.commandId)?.();
+      waiting.delete(e.data.commandId);
+    }
   });
+  return (commandId) => new Promise((resolve) => waiting.set(commandId, resolve));
 }
 
 async function gatewayTrips(urls) {
@@ -95,24 +106,34 @@ async function baselineTrips(urls) {
 }
 
 /**
- * Warm-up, then `commands` trips one after the other, each timed from
- * `ask(commandId, i)` until `ops` sees that command completed; the times, sorted.
+ * Warm-up, then `commands` trips, one after the other or `rate` a second,
+ * each timed from `ask(commandId, i)` until `ops` sees that command
+ * completed; the times, sorted.
  */
 async function run(ops, ask) {
+  const completed = completions(ops);
   const trip = async (i) => {
     const commandId = `c${i}`;
     const started = performance.now();
-    const done = waitForEvent(
-      ops,
-      (e) => e.type === 'command.completed' && e.data.commandId === commandId,
-    );
+    const done = completed(commandId);
     await ask(commandId, i);
     await done;
     return performance.now() - started;
   };
   for (let i = 0; i < WARM_UP; i++) await trip(`w${i}`);
   const times = [];
-  for (let i = 0; i < commands; i++) times.push(await trip(i));
+  if (rate === undefined) {
+    for (let i = 0; i < commands; i++) times.push(await trip(i));
+  } else {
+    const startedAt = performance.now();
+    const trips = [];
+    for (let i = 0; i < commands; i++) {
+      const wait = startedAt + (i * 1000) / rate - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      trips.push(trip(i).then((t) => times.push(t)));
+    }
+    await Promise.all(trips);
+  }
   return times.sort((a, b) => a - b);
 }
 
@@ -130,7 +151,7 @@ for (const kind of ['gateway', 'baseline']) {
 redis.child.kill();
 
 console.log(
-  `command round trip: ${commands} commands one after another, agent on replica A, dashboard on replica C`,
+  `command round trip: ${commands} commands ${rate === undefined ? 'one after another' : `at ${rate}/s`}, agent on replica A, dashboard on replica C`,
 );
 console.log('figure        gateway   baseline  ours/base');
 for (const [name, q] of [

@@ -31,8 +31,14 @@ const EXPIRY_WARNING_MS = 60_000;
   providers: [
     {
       provide: TokenVerifier,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new TokenVerifier(config.jwt),
+      inject: [APP_CONFIG, GatewayMetrics],
+      useFactory: (config: AppConfig, metrics: GatewayMetrics) => {
+        const verifier = new TokenVerifier(config.jwt);
+        metrics.addCollector(() =>
+          metrics.internalObjects.set({ kind: 'token_cache' }, verifier.cachedTokens),
+        );
+        return verifier;
+      },
     },
     {
       provide: RevocationService,

@@ -101,6 +101,7 @@ describe('no leaks after churn', () => {
         'socket_states',
         'bus_channels',
         'socket_timer_entries',
+        'token_cache',
       ]) {
         expect([kind, await internal(kind)]).toEqual([kind, expect.any(Number)]);
         expect(await internal(kind)).toBeGreaterThan(0);

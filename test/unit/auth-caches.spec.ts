@@ -32,6 +32,20 @@ describe('verified token cache', () => {
     expect(cache.get('long')).toBeNull();
   });
 
+  it('holds only the tokens trusted now: expired ones go as new ones come', () => {
+    let now = 0;
+    const cache = new TokenCache(10_000, () => now);
+    // Clients that reconnect with a fresh token every second, for ten minutes.
+    for (let second = 0; second < 600; second++) {
+      now = second * 1000;
+      for (let client = 0; client < 5; client++) cache.set(`t${second}-${client}`, principal(1e9));
+    }
+    // Each is trusted for a minute: about the last 60 seconds' tokens are held.
+    expect(cache.size).toBeLessThanOrEqual(61 * 5);
+    expect(cache.get('t599-0')).not.toBeNull();
+    expect(cache.get('t500-0')).toBeNull();
+  });
+
   it('makes room by dropping the oldest entry', () => {
     const cache = new TokenCache(2, () => 0);
     cache.set('a', principal(1000));

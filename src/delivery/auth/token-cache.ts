@@ -8,8 +8,11 @@ const MAX_TRUST_MS = 60_000;
  * a page that reconnects) pays for the signature check once a minute, not per
  * request. An entry lives until the token's `exp` or for a minute, whichever
  * comes first (so a key retired from the JWKS stops being trusted soon after),
- * and the oldest entries make room when it is full. Revocations are not
- * cached here: they are checked on every use.
+ * and the oldest entries make room when it is full. Expired entries are
+ * dropped as new ones come, so the cache holds about the tokens seen in the
+ * last minute, not the last `maxEntries` (clients that reconnect with fresh
+ * tokens would otherwise fill it with dead ones, about 1 KB each).
+ * Revocations are not cached here: they are checked on every use.
  */
 export class TokenCache {
   private readonly entries = new Map<string, { principal: Principal; until: number }>();
@@ -30,9 +33,22 @@ export class TokenCache {
     return { ...entry.principal, revoked: NO_REVOCATIONS };
   }
 
+  /** Entries held (leak checks). */
+  get size(): number {
+    return this.entries.size;
+  }
+
   set(token: string, principal: Principal): void {
-    const until = Math.min(principal.expiresAt, this.now() + MAX_TRUST_MS);
-    if (until <= this.now()) return;
+    const now = this.now();
+    const until = Math.min(principal.expiresAt, now + MAX_TRUST_MS);
+    if (until <= now) return;
+    // Insertion order is the order of trust (each entry is trusted at most a
+    // minute from when it came), so the expired ones are found from the
+    // oldest end; each is dropped once, which keeps a set O(1) amortized.
+    for (const [oldest, entry] of this.entries) {
+      if (entry.until > now) break;
+      this.entries.delete(oldest);
+    }
     if (this.entries.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest.
       const oldest = this.entries.keys().next().value;

@@ -54,6 +54,11 @@ export class TokenVerifier {
     this.key.catch(() => undefined);
   }
 
+  /** Verified tokens held by the cache (`gateway_internal_objects`). */
+  get cachedTokens(): number {
+    return this.cache.size;
+  }
+
   async verify(token: unknown): Promise<Principal> {
     if (typeof token !== 'string' || token.length === 0) throw unauthorized('a token is required');
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('token too long');
