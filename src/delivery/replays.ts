@@ -5,7 +5,7 @@ import { compareStreamIds } from '../core/ids.js';
 import type { TypeFilter } from '../core/pattern.js';
 import { ByteBudget } from '../core/support/byte-budget.js';
 import { Semaphore } from '../core/support/semaphore.js';
-import { eventBytes } from './slow-queue.js';
+import { jsonBytes } from './slow-queue.js';
 import type { Viewer } from './viewer.js';
 
 /**
@@ -29,11 +29,11 @@ const REPLAY_FRAME_BYTES = 64 * 1024;
 /** How often a paced replay looks whether its viewer's connection has drained, ms. */
 const DRAIN_CHECK_MS = 50;
 /** Folds a page's event sizes into the replay's running average. */
-function learnSizes(replay: Replay, events: readonly EventEnvelope[]): void {
-  if (events.length === 0) return;
+function learnSizes(replay: Replay, sizes: readonly number[]): void {
+  if (sizes.length === 0) return;
   let bytes = 0;
-  for (const event of events) bytes += eventBytes(event);
-  const average = bytes / events.length;
+  for (const size of sizes) bytes += size;
+  const average = bytes / sizes.length;
   replay.bytesPerEvent =
     replay.bytesPerEvent === 0 ? average : (replay.bytesPerEvent + average) / 2;
 }
@@ -171,10 +171,11 @@ export class Replays {
       const page = await this.reads.run(() => this.store.readAfter(stream, cursor, size));
       if (!page.held) return null;
       replay.lastId = page.lastId;
-      learnSizes(replay, page.events);
-      for (const event of page.events) {
+      const sizes = page.events.map(jsonBytes);
+      learnSizes(replay, sizes);
+      for (const [i, event] of page.events.entries()) {
         if (!filter.matches(event.type)) continue;
-        const bytes = eventBytes(event);
+        const bytes = sizes[i];
         // Held while it fits the viewer's hard limit and the replica's budget.
         if (replay.heldBytes + bytes > limit || !this.budget.take(bytes)) {
           replay.restAfter = replay.held.at(-1)?.id ?? since;
@@ -224,7 +225,7 @@ export class Replays {
       for (let start = 0; start < events.length;) {
         let end = start;
         for (let bytes = 0; end < events.length && bytes < REPLAY_FRAME_BYTES; end++) {
-          bytes += eventBytes(events[end]);
+          bytes += jsonBytes(events[end]);
         }
         if (!(await this.drained(socket, alive))) return false;
         socket.send(events.slice(start, end));
@@ -245,7 +246,7 @@ export class Replays {
       const size = pageSize(replay.bytesPerEvent);
       const page = await this.reads.run(() => this.store.readAfter(stream, after, size));
       if (!alive()) return 'cancelled';
-      learnSizes(replay, page.held ? page.events : []);
+      learnSizes(replay, page.held ? page.events.map(jsonBytes) : []);
       if (!page.held || !target.current()) return 'lost';
       const events: EventEnvelope[] = [];
       for (const event of page.events) {

@@ -3,11 +3,22 @@ import { coalesceKey } from '../core/registry.js';
 
 const sizes = new WeakMap<EventEnvelope, number>();
 
-/** Encoded size of an event, computed once however many queues hold it. */
+/** Encoded size of an event, bytes. */
+export function jsonBytes(event: EventEnvelope): number {
+  return Buffer.byteLength(JSON.stringify(event));
+}
+
+/**
+ * Encoded size of a live event, computed once however many queues hold it.
+ * Only for live events (one object shared by every viewer of a feed): a
+ * WeakMap's table keeps the largest size it ever had, so events read for
+ * one replay (hundreds of thousands, each read once) are measured with
+ * `jsonBytes` instead.
+ */
 export function eventBytes(event: EventEnvelope): number {
   let size = sizes.get(event);
   if (size === undefined) {
-    size = Buffer.byteLength(JSON.stringify(event));
+    size = jsonBytes(event);
     sizes.set(event, size);
   }
   return size;
