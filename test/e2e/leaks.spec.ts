@@ -190,6 +190,50 @@ describe('no leaks after churn', () => {
       await eventually(async () => (await internal(kind)) === 0, 10_000, kind);
   }, 60_000);
 
+  it('replays of many run logs at once leave the heap where it was once the viewers are gone', async () => {
+    const projectId = 'replay-leak';
+    const RUNS = 4;
+    const LINES = 5000;
+    for (let run = 0; run < RUNS; run++) {
+      for (let from = 0; from < LINES; from += 100) {
+        const body = Array.from({ length: 100 }, (_, i) => ({
+          type: 'agent.run.log',
+          data: {
+            runId: `r${run}`,
+            line: `line ${from + i} of run ${run}`,
+            lineNumber: from + i + 1,
+          },
+        }));
+        const res = await http('POST', `${replica.url}/api/projects/${projectId}/events`, {
+          token: svc,
+          body,
+        });
+        expect(res.status).toBe(202);
+      }
+    }
+    const replayAll = async (count: number) => {
+      const viewers = await Promise.all(
+        Array.from({ length: count }, () => Viewer.connect(replica.url, token())),
+      );
+      await Promise.all(
+        viewers.map(async (v, i) => {
+          const ack = await v.emit('logs:subscribe', { projectId, runId: `r${i % RUNS}` });
+          expect(ack).toMatchObject({ ok: true, replayed: LINES });
+          await v.until((events) => events.length >= LINES, 30_000);
+        }),
+      );
+      viewers.forEach((v) => v.close());
+      await eventually(async () => (await metric(replica.url, 'gateway_connected_sockets')) === 0);
+    };
+    // A few to warm code and caches, then measured: 120,000 events replayed at once, twice.
+    await replayAll(RUNS);
+    const before = await heap();
+    await replayAll(24);
+    await replayAll(24);
+    const after = await heap();
+    expect(after.heapUsed - before.heapUsed).toBeLessThan(2.5 * 2 ** 20);
+  }, 120_000);
+
   it('/debug/heap does not exist unless node runs with --expose-gc', async () => {
     const plain = await GatewayProcess.start({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
     try {
