@@ -6,7 +6,8 @@
 // and expire); an operator sends --commands commands/s; events are published
 // at a steady rate throughout. Every 10 s it prints heap after GC, RSS,
 // connected sockets and the internal counts; at the end, the heap growth
-// and its slope (least squares over the per-minute samples, MiB per hour).
+// and its slope (least squares, MiB per hour) over every sample under load and
+// over the settled ones (after the warm-up, no replay of history in flight).
 // The 24-hour soak is `npm run soak -- --minutes 1440`.
 // --heap-diff: the replica also runs with --inspect; a heap snapshot is taken a
 // third of the way in (under load) and another after everyone left, both kept
@@ -203,12 +204,18 @@ console.log(
 console.log('  time  heapMiB  rssMiB  sockets  internal');
 const samples = [];
 const times = [];
+/** Samples past the warm-up with no replay in flight: what the heap holds between bursts. */
+const settled = [];
+const WARM_UP_S = 120;
 const sample = async () => {
   const heap = await json('/debug/heap');
   const m = await metrics();
   const at = Math.round((Date.now() - (stopAt - MINUTES * 60_000)) / 1000);
   samples.push(heap.heapUsed);
   times.push(at);
+  if (at >= WARM_UP_S && running && m.internal.replay_bytes === 0 && m.sockets > 0) {
+    settled.push([at, heap.heapUsed]);
+  }
   console.log(
     `${String(at).padStart(5)}s ${(heap.heapUsed / 2 ** 20).toFixed(1).padStart(8)} ${(heap.rss / 2 ** 20).toFixed(1).padStart(7)} ${String(m.sockets).padStart(8)}  ${JSON.stringify(m.internal)}`,
   );
@@ -238,20 +245,35 @@ await work;
 await new Promise((r) => setTimeout(r, 500));
 await sample();
 const growth = (samples.at(-1) - samples[0]) / 2 ** 20;
-// The slope over the samples taken under load (not the last, after everyone left).
-const xs = times.slice(0, -1).map((t) => t / 3600);
-const ys = samples.slice(0, -1).map((b) => b / 2 ** 20);
 const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-const [mx, my] = [mean(xs), mean(ys)];
-const slope =
-  xs.reduce((a, x, k) => a + (x - mx) * (ys[k] - my), 0) /
-  Math.max(
-    1e-9,
-    xs.reduce((a, x) => a + (x - mx) ** 2, 0),
+/** Least-squares slope of `ys` (bytes) over `xs` (seconds), MiB per hour. */
+const slopeOf = (xs, ys) => {
+  const [hours, mib] = [xs.map((t) => t / 3600), ys.map((b) => b / 2 ** 20)];
+  const [mx, my] = [mean(hours), mean(mib)];
+  return (
+    hours.reduce((a, x, k) => a + (x - mx) * (mib[k] - my), 0) /
+    Math.max(
+      1e-9,
+      hours.reduce((a, x) => a + (x - mx) ** 2, 0),
+    )
   );
+};
+// Under load: every sample but the last (after everyone left).
+const slope = slopeOf(times.slice(0, -1), samples.slice(0, -1));
 console.log(
-  `\nheap after GC: first ${(samples[0] / 2 ** 20).toFixed(1)} MiB, last ${(samples.at(-1) / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB; slope under load ${slope.toFixed(2)} MiB/hour over ${xs.length} samples`,
+  `\nheap after GC: first ${(samples[0] / 2 ** 20).toFixed(1)} MiB, last ${(samples.at(-1) / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB; slope under load ${slope.toFixed(2)} MiB/hour over ${samples.length - 1} samples`,
 );
+if (settled.length >= 2) {
+  const heaps = settled.map(([, h]) => h / 2 ** 20);
+  console.log(
+    `settled (after ${WARM_UP_S} s, no replay in flight): slope ${slopeOf(
+      settled.map(([t]) => t),
+      settled.map(([, h]) => h),
+    ).toFixed(
+      2,
+    )} MiB/hour over ${settled.length} samples, ${Math.min(...heaps).toFixed(1)}-${Math.max(...heaps).toFixed(1)} MiB`,
+  );
+}
 if (underLoad) {
   const after = join(heapDir, 'after-churn.heapsnapshot');
   await takeHeapSnapshot(replica.child.inspectorUrl, after);
