@@ -48,8 +48,8 @@ const profile = 'profile' in args;
 const cores = 'pin' in args ? coreSplit() : null;
 const gatewayEnv = {};
 for (const pair of (args['gateway-env'] ?? '').split(',').filter(Boolean)) {
-  const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
-  if (!/^[A-Z][A-Z0-9_]*=/.test(pair)) {
+  const [, name, value] = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair) ?? [];
+  if (name === undefined) {
     console.error(`--gateway-env: "${pair}" is not NAME=value`);
     process.exit(2);
   }

@@ -265,13 +265,12 @@ console.log(
 );
 if (settled.length >= 2) {
   const heaps = settled.map(([, h]) => h / 2 ** 20);
+  const settledSlope = slopeOf(
+    settled.map(([t]) => t),
+    settled.map(([, h]) => h),
+  );
   console.log(
-    `settled (after ${WARM_UP_S} s, no replay in flight): slope ${slopeOf(
-      settled.map(([t]) => t),
-      settled.map(([, h]) => h),
-    ).toFixed(
-      2,
-    )} MiB/hour over ${settled.length} samples, ${Math.min(...heaps).toFixed(1)}-${Math.max(...heaps).toFixed(1)} MiB`,
+    `settled (after ${WARM_UP_S} s, no replay in flight): slope ${settledSlope.toFixed(2)} MiB/hour over ${settled.length} samples, ${Math.min(...heaps).toFixed(1)}-${Math.max(...heaps).toFixed(1)} MiB`,
   );
 }
 if (underLoad) {

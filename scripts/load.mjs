@@ -28,18 +28,62 @@ const SECONDS = arg('seconds', 60);
 const RATE = arg('rate', 50);
 const COMMANDS = arg('commands', 100);
 const STORM = arg('storm', 100);
-/** `--only dashboards,commands,storm`: the scenarios to run (all three by default). */
+/**
+ * The scenarios in the order they run, each resolving with its k6 runs'
+ * results (called once the cluster is up).
+ */
+const SCENARIOS = {
+  // The publisher starts once the dashboards are subscribed, and stops before they leave.
+  dashboards: () =>
+    Promise.all([
+      run('dashboards', 'load/dashboards.js', {
+        TARGETS: targets,
+        TOKEN: viewerToken(),
+        VUS,
+        DURATION: `${SECONDS}s`,
+      }),
+      run(
+        'publisher',
+        'load/publisher.js',
+        {
+          TARGETS: targets,
+          PUBLISH_TOKEN: sign({ sub: 'k6-publisher', projects: ['*'], scope: 'events:publish' }),
+          RATE,
+          DURATION: `${SECONDS - 10}s`,
+        },
+        5000,
+      ),
+    ]),
+  commands: () =>
+    runOne('commands', 'load/commands.js', {
+      COMMAND_PROJECT,
+      RATE: COMMANDS,
+      AGENT_TOKENS: tokens(AGENTS, (i) => ({
+        sub: `agent-${i}`,
+        projects: [COMMAND_PROJECT],
+        role: 'agent',
+      })),
+      OPERATOR_TOKENS: tokens(OPERATORS, (i) => ({
+        sub: `k6-operator-${i}`,
+        projects: [COMMAND_PROJECT],
+        scope: 'agents:command',
+      })),
+    }),
+  storm: () =>
+    runOne('reconnect-storm', 'load/reconnect-storm.js', { TOKEN: viewerToken(), VUS: STORM }),
+};
+const NAMES = Object.keys(SCENARIOS);
+/** `--only dashboards,commands,storm`: the scenarios to run (all by default). */
 const onlyAt = args.indexOf('--only');
-const ONLY = new Set(
-  (onlyAt >= 0 && args[onlyAt + 1] ? args[onlyAt + 1] : 'dashboards,commands,storm').split(','),
-);
+const ONLY = new Set(onlyAt >= 0 && args[onlyAt + 1] ? args[onlyAt + 1].split(',') : NAMES);
 for (const name of ONLY) {
-  if (!['dashboards', 'commands', 'storm'].includes(name)) {
-    console.error(`--only: unknown scenario "${name}" (dashboards, commands, storm)`);
+  if (!NAMES.includes(name)) {
+    console.error(`--only: unknown scenario "${name}" (${NAMES.join(', ')})`);
     process.exit(2);
   }
 }
 const AGENTS = 20;
+const COMMAND_PROJECT = 'k6-commands';
 /** Operators (one user each) stay at half the per-user command limit (5/s by default). */
 const OPERATORS = Math.max(1, Math.ceil(COMMANDS / 2.5));
 
@@ -90,6 +134,13 @@ const sign = (claims) => jwt.sign(claims, info.secret, { expiresIn: '2h' });
 const tokens = (n, claimsOf) => Array.from({ length: n }, (_, i) => sign(claimsOf(i))).join(',');
 console.log(`cluster up: replicas ${targets}`);
 
+const viewerToken = () => sign({ sub: 'k6-viewer', projects: ['*'] });
+
+/** A scenario of one k6 run over half of --seconds, on every replica: its results. */
+const runOne = async (name, script, env) => [
+  await run(name, script, { TARGETS: targets, DURATION: `${Math.ceil(SECONDS / 2)}s`, ...env }),
+];
+
 /** One k6 run; its output goes to the console and to artifacts/load/<name>.txt. */
 function run(name, script, env, delayMs = 0) {
   return new Promise((resolve) => {
@@ -122,55 +173,7 @@ function run(name, script, env, delayMs = 0) {
 
 const results = [];
 try {
-  const viewer = sign({ sub: 'k6-viewer', projects: ['*'] });
-  const publisher = sign({ sub: 'k6-publisher', projects: ['*'], scope: 'events:publish' });
-  // The publisher starts once the dashboards are subscribed, and stops before they leave.
-  if (ONLY.has('dashboards'))
-    results.push(
-      ...(await Promise.all([
-        run('dashboards', 'load/dashboards.js', {
-          TARGETS: targets,
-          TOKEN: viewer,
-          VUS,
-          DURATION: `${SECONDS}s`,
-        }),
-        run(
-          'publisher',
-          'load/publisher.js',
-          { TARGETS: targets, PUBLISH_TOKEN: publisher, RATE, DURATION: `${SECONDS - 10}s` },
-          5000,
-        ),
-      ])),
-    );
-  const project = 'k6-commands';
-  if (ONLY.has('commands'))
-    results.push(
-      await run('commands', 'load/commands.js', {
-        TARGETS: targets,
-        COMMAND_PROJECT: project,
-        RATE: COMMANDS,
-        DURATION: `${Math.ceil(SECONDS / 2)}s`,
-        AGENT_TOKENS: tokens(AGENTS, (i) => ({
-          sub: `agent-${i}`,
-          projects: [project],
-          role: 'agent',
-        })),
-        OPERATOR_TOKENS: tokens(OPERATORS, (i) => ({
-          sub: `k6-operator-${i}`,
-          projects: [project],
-          scope: 'agents:command',
-        })),
-      }),
-    );
-  if (ONLY.has('storm'))
-    results.push(
-      await run('reconnect-storm', 'load/reconnect-storm.js', {
-        TARGETS: targets,
-        TOKEN: viewer,
-        VUS: STORM,
-        DURATION: `${Math.ceil(SECONDS / 2)}s`,
-      }),
-    );
+  for (const name of NAMES) if (ONLY.has(name)) results.push(...(await SCENARIOS[name]()));
 } finally {
   stop();
 }

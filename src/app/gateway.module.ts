@@ -57,10 +57,7 @@ import { EventsGateway } from '../transports/socketio/events.gateway.js';
           { replica: `${hostname()}:${process.pid}`, ...config.agents },
           logger,
         );
-        metrics.addCollector(() => {
-          for (const [kind, value] of Object.entries(agents.counts()))
-            metrics.internalObjects.set({ kind }, value);
-        });
+        metrics.countInternal(() => agents.counts());
         return agents;
       },
     },

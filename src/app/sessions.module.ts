@@ -34,9 +34,7 @@ const EXPIRY_WARNING_MS = 60_000;
       inject: [APP_CONFIG, GatewayMetrics],
       useFactory: (config: AppConfig, metrics: GatewayMetrics) => {
         const verifier = new TokenVerifier(config.jwt);
-        metrics.addCollector(() =>
-          metrics.internalObjects.set({ kind: 'token_cache' }, verifier.cachedTokens),
-        );
+        metrics.countInternal(() => ({ token_cache: verifier.cachedTokens }));
         return verifier;
       },
     },

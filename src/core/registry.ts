@@ -64,7 +64,14 @@ interface RegistryEntry<T extends EventType> {
 type Registry = { [T in EventType]: RegistryEntry<T> };
 
 const never = () => false;
-const always = () => true;
+
+/** A command's final events: after one of them nothing more happens to it. */
+export const FINAL_COMMAND_EVENTS: ReadonlySet<string> = new Set([
+  'command.completed',
+  'command.failed',
+  'command.interrupted',
+  'command.expired',
+]);
 
 /** A command's events: one entity per command, owned by its agent (the store indexes the open ones). */
 type CommandEventType = {
@@ -72,14 +79,15 @@ type CommandEventType = {
 }[EventType];
 
 function commandEntry<T extends CommandEventType>(
+  type: T,
   payload: new () => EventPayloads[T],
-  ends: () => boolean,
 ): RegistryEntry<T> {
+  const final = FINAL_COMMAND_EVENTS.has(type);
   return {
     payload,
     entityKey: (d) => `command:${d.commandId}`,
     owner: (d) => commandOwner(d.agentId),
-    ends,
+    ends: () => final,
   };
 }
 
@@ -142,21 +150,13 @@ export const EVENT_REGISTRY: Registry = {
     coalesce: true,
   },
   // A command is one entity through its steps: its latest event is its state.
-  'command.requested': commandEntry(CommandRequested, never),
-  'command.accepted': commandEntry(CommandAccepted, never),
-  'command.completed': commandEntry(CommandCompleted, always),
-  'command.failed': commandEntry(CommandFailed, always),
-  'command.interrupted': commandEntry(CommandInterrupted, always),
-  'command.expired': commandEntry(CommandExpired, always),
+  'command.requested': commandEntry('command.requested', CommandRequested),
+  'command.accepted': commandEntry('command.accepted', CommandAccepted),
+  'command.completed': commandEntry('command.completed', CommandCompleted),
+  'command.failed': commandEntry('command.failed', CommandFailed),
+  'command.interrupted': commandEntry('command.interrupted', CommandInterrupted),
+  'command.expired': commandEntry('command.expired', CommandExpired),
 };
-
-/** A command's final events: after one of them nothing more happens to it. */
-export const FINAL_COMMAND_EVENTS: ReadonlySet<string> = new Set([
-  'command.completed',
-  'command.failed',
-  'command.interrupted',
-  'command.expired',
-]);
 
 export const EVENT_TYPES = Object.keys(EVENT_REGISTRY) as EventType[];
 

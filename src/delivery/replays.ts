@@ -220,12 +220,15 @@ export class Replays {
     target: ReplayTarget,
   ): Promise<'sent' | 'lost' | 'cancelled'> {
     const { filter, alive, threshold } = target;
-    /** Writes `events` in frames of about REPLAY_FRAME_BYTES, each once the connection has drained. */
-    const write = async (events: EventEnvelope[]) => {
+    /**
+     * Writes `events` (of encoded `sizes`) in frames of about REPLAY_FRAME_BYTES,
+     * each once the connection has drained.
+     */
+    const write = async (events: EventEnvelope[], sizes = events.map(jsonBytes)) => {
       for (let start = 0; start < events.length;) {
         let end = start;
         for (let bytes = 0; end < events.length && bytes < REPLAY_FRAME_BYTES; end++) {
-          bytes += jsonBytes(events[end]);
+          bytes += sizes[end];
         }
         if (!(await this.drained(socket, alive))) return false;
         socket.send(events.slice(start, end));
@@ -246,15 +249,21 @@ export class Replays {
       const size = pageSize(replay.bytesPerEvent);
       const page = await this.reads.run(() => this.store.readAfter(stream, after, size));
       if (!alive()) return 'cancelled';
-      learnSizes(replay, page.held ? page.events.map(jsonBytes) : []);
-      if (!page.held || !target.current()) return 'lost';
+      if (!page.held) return 'lost';
+      // Each event measured once: for the page size and for the frames.
+      const sizes = page.events.map(jsonBytes);
+      learnSizes(replay, sizes);
+      if (!target.current()) return 'lost';
       const events: EventEnvelope[] = [];
-      for (const event of page.events) {
+      const eventSizes: number[] = [];
+      for (const [i, event] of page.events.entries()) {
         if (compareStreamIds(event.id, threshold) > 0) break;
         cursor = event.id;
-        if (filter.matches(event.type)) events.push(event);
+        if (!filter.matches(event.type)) continue;
+        events.push(event);
+        eventSizes.push(sizes[i]);
       }
-      if (!(await write(events))) return 'cancelled';
+      if (!(await write(events, eventSizes))) return 'cancelled';
       if (!page.hasMore || page.events.length === 0 || cursor === after) break;
     }
     if (!alive()) return 'cancelled';

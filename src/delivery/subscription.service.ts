@@ -76,19 +76,18 @@ export class SubscriptionService {
       concurrentReads: config.replayConcurrentReads,
       maxBytes: config.replayMaxBytes,
     });
-    metrics.addCollector(() =>
-      metrics.internalObjects.set({ kind: 'replay_bytes' }, this.replays.bytesHeld),
-    );
-    metrics.addCollector(() => {
+    metrics.countInternal(() => {
       const counts = this.counts();
-      const set = (kind: string, value: number) => metrics.internalObjects.set({ kind }, value);
-      // `rooms`: the groups of viewers sharing a stream and a filter, each written a batch at once.
-      set('rooms', counts.groups);
-      set('feeds', counts.feeds);
-      set('socket_states', counts.sockets);
-      set('feed_timers', counts.timers);
-      set('bus_channels', this.store.listeningProjects().length);
       metrics.slowViewers.set(counts.slow);
+      return {
+        replay_bytes: this.replays.bytesHeld,
+        // `rooms`: the groups of viewers sharing a stream and a filter, each written a batch at once.
+        rooms: counts.groups,
+        feeds: counts.feeds,
+        socket_states: counts.sockets,
+        feed_timers: counts.timers,
+        bus_channels: this.store.listeningProjects().length,
+      };
     });
     this.followers = new RunFollowers(
       store,

@@ -117,7 +117,7 @@ export class GatewayMetrics {
   });
   readonly internalObjects = new Gauge({
     name: 'gateway_internal_objects',
-    help: 'Internal per-viewer state by kind (rooms, socket states, timers, feeds, bus channels); returns to 0 when idle',
+    help: 'Internal per-viewer state by kind (rooms, socket states, timers, feeds, bus channels); returns to 0 when idle (token_cache: the tokens verified in the last active minute)',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -137,6 +137,14 @@ export class GatewayMetrics {
   /** Gauges read off internal state are set by collectors just before each scrape. */
   addCollector(collect: () => void): void {
     this.collectors.push(collect);
+  }
+
+  /** `gateway_internal_objects` by kind, read off `counts()` just before each scrape. */
+  countInternal(counts: () => Record<string, number>): void {
+    this.addCollector(() => {
+      for (const [kind, value] of Object.entries(counts()))
+        this.internalObjects.set({ kind }, value);
+    });
   }
 
   async render(): Promise<string> {

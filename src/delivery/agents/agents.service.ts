@@ -481,9 +481,7 @@ export class AgentsService {
     for (const event of events) {
       const { agentId, commandId } = event.data as { agentId: string; commandId: string };
       if (event.type === 'command.requested') this.watch(projectId, commandId, agentId);
-      // Ended: nothing left to watch for (else it would be held until its deadline).
-      else if (FINAL_COMMAND_EVENTS.has(event.type))
-        this.deadlines.delete(`${projectId}/${commandId}`);
+      else if (FINAL_COMMAND_EVENTS.has(event.type)) this.unwatch(projectId, commandId);
       for (const held of this.byAgent.get(agentId) ?? []) {
         const { connection } = held;
         if (!connection.projects.includes(projectId)) continue;
@@ -554,6 +552,11 @@ export class AgentsService {
     }
   }
 
+  /** Stops watching a command that ended (else it would be held until its deadline). */
+  private unwatch(projectId: string, commandId: string): void {
+    this.deadlines.delete(watchKey(projectId, commandId));
+  }
+
   /**
    * Looks at a command again at its deadline. Every replica that knows of a
    * command (it took the request, or its agent's projects' events passed by)
@@ -562,7 +565,7 @@ export class AgentsService {
    * Bounded by the commands that can wait (per agent, per project).
    */
   private watch(projectId: string, commandId: string, agentId: string, from = Date.now()): void {
-    const key = `${projectId}/${commandId}`;
+    const key = watchKey(projectId, commandId);
     if (this.deadlines.has(key)) return;
     this.deadlines.set(key, {
       projectId,
@@ -572,6 +575,9 @@ export class AgentsService {
     });
   }
 }
+
+/** A watched command's key in `deadlines`. */
+const watchKey = (projectId: string, commandId: string) => `${projectId}/${commandId}`;
 
 /** Past its time: `expired` when still requested; `failed` when accepted by an agent that is offline since before it. */
 function endingOf(

@@ -66,12 +66,11 @@ export class Sessions {
   ) {
     revocations.onRevoked((revocation) => this.applyRevocation(revocation));
     revocations.onMissedAnnouncements(() => void this.recheckAll());
-    metrics.addCollector(() => {
-      const set = (kind: string, value: number) => metrics.internalObjects.set({ kind }, value);
-      set('socket_timers', this.warnings.size + this.expiries.size);
-      set('socket_timer_entries', this.expiries.size);
-      set('user_index', this.byUser.size);
-    });
+    metrics.countInternal(() => ({
+      socket_timers: this.warnings.size + this.expiries.size,
+      socket_timer_entries: this.expiries.size,
+      user_index: this.byUser.size,
+    }));
   }
 
   /** Sessions open on this replica. */

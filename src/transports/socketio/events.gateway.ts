@@ -87,9 +87,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   afterInit(server: GatewayServer): void {
     server.use(handshakeAuth(this.auth, this.leases));
-    this.metrics.addCollector(() => {
-      this.metrics.internalObjects.set({ kind: 'connection_leases' }, this.leases.size);
-    });
+    this.metrics.countInternal(() => ({ connection_leases: this.leases.size }));
   }
 
   handleConnection(socket: GatewaySocket): void {

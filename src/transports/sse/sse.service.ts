@@ -16,9 +16,7 @@ export class SseService {
     @Inject(Sessions) private readonly sessions: Sessions,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
   ) {
-    metrics.addCollector(() =>
-      metrics.internalObjects.set({ kind: 'sse_streams' }, this.streams.size),
-    );
+    metrics.countInternal(() => ({ sse_streams: this.streams.size }));
   }
 
   get size(): number {
